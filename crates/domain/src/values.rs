@@ -1,0 +1,246 @@
+//! Value types that parse instead of validate: once built, they hold a valid value.
+//!
+//! Every parser trims its input first (the contract says strings are trimmed) and reports a
+//! [`FieldError`] naming the field it was given.
+
+use std::fmt;
+
+use validator::ValidateEmail;
+
+use crate::error::{FieldCode, FieldError};
+
+/// Maximum lengths, in characters, of the free-text fields.
+pub mod max_len {
+    pub const NAME: usize = 100;
+    pub const EMAIL: usize = 254;
+    pub const ADDRESS: usize = 255;
+    pub const CITY: usize = 100;
+    pub const POSTCODE: usize = 20;
+    pub const STATE_PROVINCE: usize = 100;
+    pub const NOTE: usize = 2000;
+    pub const PLANNED_AMOUNT: usize = 100;
+    pub const EXTERNAL_CODE: usize = 100;
+}
+
+/// A trimmed, non-empty text of at most `max` characters.
+pub fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(FieldError::new(
+            field,
+            FieldCode::Required,
+            "must not be empty",
+        ));
+    }
+    let len = value.chars().count();
+    if len > max {
+        return Err(FieldError::new(
+            field,
+            FieldCode::TooLong,
+            format!("must be at most {max} characters (got {len})"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// An email address: syntactically valid and at most 254 characters. The case is kept as given;
+/// uniqueness is compared case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let value = text(field, raw, max_len::EMAIL)?;
+        // The HTML5 grammar `validator` implements allows `user@localhost`; a customer's address
+        // must be deliverable on the internet, so its domain needs a dot as well.
+        let dotted_domain = value
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| d.contains('.') && !d.ends_with('.'));
+        if value.validate_email() && dotted_domain {
+            Ok(Self(value))
+        } else {
+            Err(FieldError::new(
+                field,
+                FieldCode::InvalidEmail,
+                "must be a valid email address",
+            ))
+        }
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A phone number in E.164 form: `+`, then 2 to 15 digits, the first not zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let value = raw.trim();
+        let digits = value.strip_prefix('+').unwrap_or("");
+        let valid = (2..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0');
+        if valid {
+            Ok(Self(value.to_owned()))
+        } else if value.is_empty() {
+            Err(FieldError::new(
+                field,
+                FieldCode::Required,
+                "must not be empty",
+            ))
+        } else {
+            Err(FieldError::new(
+                field,
+                FieldCode::InvalidPhone,
+                "must be an E.164 phone number such as +33612345678",
+            ))
+        }
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// An assigned ISO 3166-1 alpha-3 country code, stored upper case. Any case is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountryCode(&'static str);
+
+impl CountryCode {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Err(FieldError::new(
+                field,
+                FieldCode::Required,
+                "must not be empty",
+            ));
+        }
+        // celes only knows assigned codes (plus the widely used XKX for Kosovo), so an
+        // unassigned three-letter code such as `XYZ` is refused.
+        match celes::Country::from_alpha3(value) {
+            Ok(country) if value.len() == 3 => Ok(Self(country.alpha3)),
+            _ => Err(FieldError::new(
+                field,
+                FieldCode::InvalidCountry,
+                "must be an ISO 3166-1 alpha-3 country code such as FRA or USA",
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Display for CountryCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_trimmed() {
+        assert_eq!(text("city", "  Paris ", 100).unwrap(), "Paris");
+    }
+
+    #[test]
+    fn blank_text_is_required_error() {
+        assert_eq!(
+            text("city", "   ", 100).unwrap_err().code,
+            FieldCode::Required
+        );
+    }
+
+    #[test]
+    fn text_over_its_limit_is_too_long_counting_characters_not_bytes() {
+        assert!(text("postcode", &"é".repeat(20), 20).is_ok());
+        assert_eq!(
+            text("postcode", &"é".repeat(21), 20).unwrap_err().code,
+            FieldCode::TooLong
+        );
+    }
+
+    #[test]
+    fn email_accepts_valid_and_keeps_case() {
+        assert_eq!(
+            Email::parse("email", " Ada@Example.com ")
+                .unwrap()
+                .into_inner(),
+            "Ada@Example.com"
+        );
+    }
+
+    #[test]
+    fn email_rejects_invalid_and_too_long() {
+        for bad in [
+            "ada",
+            "ada@",
+            "@example.com",
+            "a da@example.com",
+            "ada@localhost",
+        ] {
+            assert_eq!(
+                Email::parse("email", bad).unwrap_err().code,
+                FieldCode::InvalidEmail,
+                "{bad}"
+            );
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(
+            Email::parse("email", &long).unwrap_err().code,
+            FieldCode::TooLong
+        );
+    }
+
+    #[test]
+    fn phone_accepts_e164() {
+        assert_eq!(
+            Phone::parse("p", "+33612345678").unwrap().into_inner(),
+            "+33612345678"
+        );
+        assert!(Phone::parse("p", "+123456789012345").is_ok());
+    }
+
+    #[test]
+    fn phone_rejects_non_e164() {
+        for bad in [
+            "0612345678",
+            "+0612345678",
+            "+33 6 12 34 56 78",
+            "+1234567890123456",
+            "+",
+            "+3",
+        ] {
+            assert_eq!(
+                Phone::parse("p", bad).unwrap_err().code,
+                FieldCode::InvalidPhone,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn country_accepts_any_case_and_stores_upper_case() {
+        assert_eq!(CountryCode::parse("c", "fra").unwrap().as_str(), "FRA");
+        assert_eq!(CountryCode::parse("c", "Usa").unwrap().as_str(), "USA");
+    }
+
+    #[test]
+    fn country_rejects_unassigned_alpha2_and_names() {
+        for bad in ["XYZ", "FR", "France", "FRAN", "F1A"] {
+            assert_eq!(
+                CountryCode::parse("c", bad).unwrap_err().code,
+                FieldCode::InvalidCountry,
+                "{bad}"
+            );
+        }
+    }
+}
