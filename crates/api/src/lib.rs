@@ -1,1 +1,18 @@
+//! The HTTP API of the client-records service: actix-web handlers documented with utoipa.
+//!
+//! Handlers turn HTTP into calls to the `domain` rules and the `store`, and their results back
+//! into HTTP; every error leaves as an RFC 9457 problem.
 
+pub mod body;
+pub mod clients;
+pub mod config;
+pub mod etag;
+pub mod health;
+pub mod middleware;
+pub mod openapi;
+pub mod organization;
+pub mod problem;
+pub mod startup;
+
+pub use config::Config;
+pub use startup::Application;

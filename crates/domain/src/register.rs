@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::client::{truncate_to_micros, Client};
 use crate::enums::{Gender, KycLevel, KycStatus, RiskLevel};
 use crate::error::{Errors, FieldCode, FieldError};
+use crate::update::{Json, ReadOnlyField, UpdateField};
 use crate::values::{max_len, text, CountryCode, Email, Phone};
 
 /// The caller's registration input, before validation. `None` means absent or `null`.
@@ -35,6 +36,77 @@ pub struct Registration {
     pub kyc_note: Option<String>,
     pub external_client_code: Option<String>,
     pub risk_level: Option<String>,
+}
+
+impl Registration {
+    fn slot(&mut self, name: &str) -> Option<&mut Option<String>> {
+        Some(match name {
+            "first_name" => &mut self.first_name,
+            "middle_name" => &mut self.middle_name,
+            "last_name" => &mut self.last_name,
+            "date_of_birth" => &mut self.date_of_birth,
+            "gender" => &mut self.gender,
+            "nationality" => &mut self.nationality,
+            "birth_country" => &mut self.birth_country,
+            "country_of_tax_residence" => &mut self.country_of_tax_residence,
+            "email" => &mut self.email,
+            "second_email" => &mut self.second_email,
+            "mobile_phone_number" => &mut self.mobile_phone_number,
+            "second_mobile_phone_number" => &mut self.second_mobile_phone_number,
+            "address" => &mut self.address,
+            "city" => &mut self.city,
+            "postcode" => &mut self.postcode,
+            "state_province" => &mut self.state_province,
+            "country_code" => &mut self.country_code,
+            "planned_income" => &mut self.planned_income,
+            "planned_expenditure" => &mut self.planned_expenditure,
+            "kyc_level" => &mut self.kyc_level,
+            "kyc_note" => &mut self.kyc_note,
+            "external_client_code" => &mut self.external_client_code,
+            "risk_level" => &mut self.risk_level,
+            _ => return None,
+        })
+    }
+
+    /// Reads a registration from the members of a request body. Server-owned fields are refused
+    /// (`read_only_field`), as is any member that is not a field of a person client
+    /// (`unknown_field`); `null` counts as absent.
+    pub fn from_members(members: &[(String, Json)]) -> (Self, Vec<FieldError>) {
+        let mut input = Registration::default();
+        let mut errors = Vec::new();
+        for (name, value) in members {
+            if *value == Json::Null {
+                continue; // absent
+            }
+            let error = match (input.slot(name), value) {
+                (Some(slot), Json::Text(text)) => {
+                    *slot = Some(text.clone());
+                    continue;
+                }
+                (Some(_), other) => FieldError::new(
+                    name.as_str(),
+                    FieldCode::InvalidType,
+                    format!("must be a string or null, not {}", other.type_name()),
+                ),
+                (None, _) if is_response_field(name) => FieldError::new(
+                    name.as_str(),
+                    FieldCode::ReadOnlyField,
+                    "is set by the server and cannot be given on registration",
+                ),
+                (None, _) => FieldError::new(
+                    name.as_str(),
+                    FieldCode::UnknownField,
+                    "is not a field of a person client",
+                ),
+            };
+            errors.push(error);
+        }
+        (input, errors)
+    }
+}
+
+fn is_response_field(name: &str) -> bool {
+    UpdateField::from_name(name).is_some() || ReadOnlyField::from_name(name).is_some()
 }
 
 /// A valid registration: every field parsed, the person of age. Uniqueness of the email and the
@@ -133,6 +205,22 @@ fn age_on(born: NaiveDate, on: NaiveDate) -> i64 {
 }
 
 impl NewClient {
+    /// Parses the members of a registration request body, reporting every problem at once.
+    pub fn parse_members(
+        members: &[(String, Json)],
+        today: NaiveDate,
+    ) -> Result<Self, Vec<FieldError>> {
+        let (input, mut errors) = Registration::from_members(members);
+        match Self::parse(&input, today) {
+            Ok(client) if errors.is_empty() => Ok(client),
+            Ok(_) => Err(errors),
+            Err(more) => {
+                errors.extend(more);
+                Err(errors)
+            }
+        }
+    }
+
     /// Parses a registration, reporting every invalid field at once.
     pub fn parse(input: &Registration, today: NaiveDate) -> Result<Self, Vec<FieldError>> {
         let mut e = Errors::default();
@@ -375,6 +463,36 @@ pub(crate) mod tests {
             ]
         );
         assert!(found.iter().all(|(_, c)| *c == FieldCode::Required));
+    }
+
+    #[test]
+    fn server_owned_and_unknown_members_are_refused_with_type_errors_all_at_once() {
+        let members = vec![
+            ("first_name".to_owned(), Json::Text("Ada".into())),
+            ("kyc_status".to_owned(), Json::Text("VALIDATED".into())),
+            ("blocked".to_owned(), Json::Bool(true)),
+            ("id".to_owned(), Json::Null),
+            ("last_name".to_owned(), Json::Integer(3)),
+            ("nickname".to_owned(), Json::Text("Ada".into())),
+        ];
+        let found: Vec<(String, FieldCode)> = NewClient::parse_members(&members, today())
+            .unwrap_err()
+            .into_iter()
+            .map(|e| (e.field, e.code))
+            .collect();
+        assert_eq!(
+            found[..4].to_vec(),
+            [
+                ("kyc_status".to_owned(), FieldCode::ReadOnlyField),
+                ("blocked".to_owned(), FieldCode::ReadOnlyField),
+                ("last_name".to_owned(), FieldCode::InvalidType),
+                ("nickname".to_owned(), FieldCode::UnknownField),
+            ]
+        );
+        assert!(
+            found[4..].iter().all(|(_, c)| *c == FieldCode::Required),
+            "{found:?}"
+        );
     }
 
     #[test]

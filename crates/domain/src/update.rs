@@ -42,7 +42,7 @@ pub enum Json {
 }
 
 impl Json {
-    fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Json::Null => "null",
             Json::Bool(_) => "boolean",

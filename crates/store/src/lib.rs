@@ -1,1 +1,356 @@
+//! Persistence of clients with diesel, on PostgreSQL (production) or SQLite (the embedded
+//! default). This is the only crate that speaks SQL.
+//!
+//! Every call blocks: the API runs them on its blocking thread pool, never on an async worker.
 
+mod backend;
+mod error;
+mod row;
+mod schema;
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use domain::{Client, UpdateField, UpdatePlan};
+use uuid::Uuid;
+
+pub use error::{Conflict, StoreError, UpdateError};
+use row::{ClientRow, DbUuid};
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, matching the case-insensitive unique index on email.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `postgres://...` or `postgresql://...` for PostgreSQL; anything else is a SQLite file path
+    /// (an optional `sqlite://` prefix is removed).
+    pub database_url: String,
+    pub pool_size: u32,
+    /// How long a request waits for a connection before the store reports itself unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl StoreConfig {
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            pool_size: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://")
+    }
+
+    fn sqlite_path(&self) -> &str {
+        let url = &self.database_url;
+        url.strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url)
+    }
+}
+
+#[derive(Clone)]
+enum Pools {
+    Postgres(Pool<ConnectionManager<PgConnection>>),
+    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+}
+
+/// The clients store. Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
+pub struct Store {
+    pools: Pools,
+}
+
+/// Settings every SQLite connection gets: WAL so that readers never wait for the writer, a busy
+/// timeout so that writers queue instead of failing, and foreign keys on.
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Runs `$body` with `$conn` a pooled connection, `$s` the backend's schema module and `$b` its
+/// [`backend`] module, once per backend: the body is written once and type-checked for both.
+macro_rules! with_backend {
+    ($pools:expr, |$conn:ident, $s:ident, $b:ident| $body:block) => {
+        match $pools {
+            Pools::Postgres(pool) => {
+                #[allow(unused_imports)]
+                use crate::backend::pg as $b;
+                #[allow(unused_imports)]
+                use crate::schema::pg as $s;
+                let mut pooled = pool.get()?;
+                let $conn = &mut *pooled;
+                $body
+            }
+            Pools::Sqlite(pool) => {
+                #[allow(unused_imports)]
+                use crate::backend::sqlite as $b;
+                #[allow(unused_imports)]
+                use crate::schema::sqlite as $s;
+                let mut pooled = pool.get()?;
+                let $conn = &mut *pooled;
+                $body
+            }
+        }
+    };
+}
+
+impl Store {
+    /// Connects, and brings the schema up to date with the embedded migrations.
+    pub fn open(config: &StoreConfig) -> Result<Self, StoreError> {
+        let store = if config.is_postgres() {
+            let pool = Pool::builder()
+                .max_size(config.pool_size)
+                .connection_timeout(config.acquire_timeout)
+                .min_idle(Some(1))
+                .build(ConnectionManager::<PgConnection>::new(&config.database_url))?;
+            Store {
+                pools: Pools::Postgres(pool),
+            }
+        } else {
+            let path = config.sqlite_path();
+            if let Some(dir) = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Internal(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            let pool = Pool::builder()
+                .max_size(config.pool_size)
+                .connection_timeout(config.acquire_timeout)
+                .connection_customizer(Box::new(SqlitePragmas))
+                .build(ConnectionManager::<SqliteConnection>::new(path))?;
+            Store {
+                pools: Pools::Sqlite(pool),
+            }
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
+            StoreError::Internal(format!("migration failed: {e}"))
+        };
+        match &self.pools {
+            Pools::Postgres(pool) => {
+                let mut conn = pool.get()?;
+                // Instances starting together must not run the same migration twice.
+                conn.batch_execute("SELECT pg_advisory_lock(7438209)")?;
+                let result = conn
+                    .run_pending_migrations(PG_MIGRATIONS)
+                    .map(|_| ())
+                    .map_err(failed);
+                conn.batch_execute("SELECT pg_advisory_unlock(7438209)")?;
+                result
+            }
+            Pools::Sqlite(pool) => pool
+                .get()?
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|_| ())
+                .map_err(failed),
+        }
+    }
+
+    /// `postgres` or `sqlite`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.pools {
+            Pools::Postgres(_) => "postgres",
+            Pools::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// A round trip to the database, for readiness checks.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        with_backend!(&self.pools, |conn, _s, _b| {
+            Ok(conn.batch_execute("SELECT 1")?)
+        })
+    }
+
+    /// Stores a new client. The email and the external code must not be used by another client
+    /// of the organization.
+    pub fn insert(&self, client: &Client) -> Result<(), StoreError> {
+        with_backend!(&self.pools, |conn, s, b| {
+            use s::clients::dsl as c;
+            b::write_transaction(conn, |conn| {
+                let org = client.organization_id;
+                let email_taken = c::clients
+                    .filter(c::organization_id.eq(org))
+                    .filter(lower(c::email).eq(lower(&client.email)))
+                    .select(c::id)
+                    .first::<DbUuid>(conn)
+                    .optional()?
+                    .is_some();
+                if email_taken {
+                    return Err(StoreError::Conflict(Conflict::Email));
+                }
+                if let Some(code) = &client.external_client_code {
+                    let code_taken = c::clients
+                        .filter(c::organization_id.eq(org))
+                        .filter(c::external_client_code.eq(code))
+                        .select(c::id)
+                        .first::<DbUuid>(conn)
+                        .optional()?
+                        .is_some();
+                    if code_taken {
+                        return Err(StoreError::Conflict(Conflict::ExternalClientCode));
+                    }
+                }
+                diesel::insert_into(c::clients)
+                    .values((
+                        (
+                            c::id.eq(DbUuid(client.id)),
+                            c::organization_id.eq(org),
+                            c::version.eq(client.version),
+                            c::created_at.eq(client.created_at),
+                            c::updated_at.eq(client.updated_at),
+                            c::kyc_level.eq(client.kyc_level.as_str()),
+                            c::kyc_status.eq(client.kyc_status.as_str()),
+                            c::risk_level.eq(client.risk_level.as_str()),
+                            c::is_blacklisted.eq(client.is_blacklisted),
+                            c::blacklisted_comment.eq(client.blacklisted_comment.as_deref()),
+                            c::blocked.eq(client.blocked),
+                            c::kyc_note.eq(client.kyc_note.as_deref()),
+                            c::external_client_code.eq(client.external_client_code.as_deref()),
+                            c::first_name.eq(&client.first_name),
+                            c::middle_name.eq(client.middle_name.as_deref()),
+                            c::last_name.eq(&client.last_name),
+                        ),
+                        (
+                            c::date_of_birth.eq(client.date_of_birth),
+                            c::gender.eq(client.gender.as_str()),
+                            c::nationality.eq(&client.nationality),
+                            c::birth_country.eq(&client.birth_country),
+                            c::country_of_tax_residence.eq(&client.country_of_tax_residence),
+                            c::email.eq(&client.email),
+                            c::second_email.eq(client.second_email.as_deref()),
+                            c::mobile_phone_number.eq(client.mobile_phone_number.as_deref()),
+                            c::second_mobile_phone_number
+                                .eq(client.second_mobile_phone_number.as_deref()),
+                            c::address.eq(&client.address),
+                            c::city.eq(&client.city),
+                            c::postcode.eq(&client.postcode),
+                            c::state_province.eq(client.state_province.as_deref()),
+                            c::country_code.eq(&client.country_code),
+                            c::planned_income.eq(client.planned_income.as_deref()),
+                            c::planned_expenditure.eq(client.planned_expenditure.as_deref()),
+                        ),
+                    ))
+                    .execute(conn)?;
+                Ok(())
+            })
+        })
+    }
+
+    /// The client with this id in this organization. A client of another organization is not
+    /// found, exactly like an unknown id.
+    pub fn get(&self, organization_id: i32, id: Uuid) -> Result<Option<Client>, StoreError> {
+        with_backend!(&self.pools, |conn, s, _b| {
+            use s::clients::dsl as c;
+            let row = c::clients
+                .filter(c::id.eq(DbUuid(id)))
+                .filter(c::organization_id.eq(organization_id))
+                .first::<ClientRow>(conn)
+                .optional()?;
+            row.map(Client::try_from).transpose()
+        })
+    }
+
+    /// Updates a client under its row lock: loads it, lets `decide` compute the update (or refuse
+    /// it), checks the organization's email rule, and writes only the changed columns with the
+    /// next version, all in one transaction. A no-op plan writes nothing.
+    pub fn update<E>(
+        &self,
+        organization_id: i32,
+        id: Uuid,
+        decide: impl FnOnce(&Client) -> Result<UpdatePlan, E>,
+    ) -> Result<UpdatePlan, UpdateError<E>> {
+        with_backend!(&self.pools, |conn, s, b| {
+            use s::clients::dsl as c;
+            b::write_transaction(conn, |conn| {
+                let row =
+                    b::lock_client(conn, organization_id, id)?.ok_or(UpdateError::NotFound)?;
+                let current = Client::try_from(row)?;
+                let plan = decide(&current).map_err(UpdateError::Rejected)?;
+                if plan.is_noop() {
+                    return Ok(plan);
+                }
+                let next = &plan.client;
+                if plan.changes(UpdateField::Email) {
+                    let taken = c::clients
+                        .filter(c::organization_id.eq(organization_id))
+                        .filter(lower(c::email).eq(lower(&next.email)))
+                        .filter(c::id.ne(DbUuid(id)))
+                        .select(c::id)
+                        .first::<DbUuid>(conn)
+                        .optional()?
+                        .is_some();
+                    if taken {
+                        return Err(StoreError::Conflict(Conflict::Email).into());
+                    }
+                }
+                let set = |field: UpdateField| plan.changes(field);
+                use UpdateField as F;
+                diesel::update(c::clients.filter(c::id.eq(DbUuid(id))))
+                    .set((
+                        set(F::Address).then(|| c::address.eq(&next.address)),
+                        set(F::BlacklistedComment).then(|| {
+                            c::blacklisted_comment.eq(next.blacklisted_comment.as_deref())
+                        }),
+                        set(F::Blocked).then(|| c::blocked.eq(next.blocked)),
+                        set(F::City).then(|| c::city.eq(&next.city)),
+                        set(F::CountryCode).then(|| c::country_code.eq(&next.country_code)),
+                        set(F::Email).then(|| c::email.eq(&next.email)),
+                        set(F::IsBlacklisted).then(|| c::is_blacklisted.eq(next.is_blacklisted)),
+                        set(F::KycNote).then(|| c::kyc_note.eq(next.kyc_note.as_deref())),
+                        set(F::MobilePhoneNumber).then(|| {
+                            c::mobile_phone_number.eq(next.mobile_phone_number.as_deref())
+                        }),
+                        set(F::PlannedExpenditure).then(|| {
+                            c::planned_expenditure.eq(next.planned_expenditure.as_deref())
+                        }),
+                        set(F::PlannedIncome)
+                            .then(|| c::planned_income.eq(next.planned_income.as_deref())),
+                        set(F::Postcode).then(|| c::postcode.eq(&next.postcode)),
+                        set(F::RiskLevel).then(|| c::risk_level.eq(next.risk_level.as_str())),
+                        set(F::SecondEmail)
+                            .then(|| c::second_email.eq(next.second_email.as_deref())),
+                        set(F::SecondMobilePhoneNumber).then(|| {
+                            c::second_mobile_phone_number
+                                .eq(next.second_mobile_phone_number.as_deref())
+                        }),
+                        set(F::StateProvince)
+                            .then(|| c::state_province.eq(next.state_province.as_deref())),
+                        c::version.eq(next.version),
+                        c::updated_at.eq(next.updated_at),
+                    ))
+                    .execute(conn)?;
+                Ok(plan)
+            })
+        })
+    }
+}

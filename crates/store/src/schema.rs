@@ -1,0 +1,59 @@
+//! The diesel schema, once per backend. The two differ only in how a UUID and an instant are
+//! typed (PostgreSQL `uuid`/`timestamptz`, SQLite text), so both are generated from one column
+//! list.
+
+macro_rules! clients_table {
+    () => {
+        diesel::table! {
+            use diesel::sql_types::*;
+            use super::{IdSql, InstantSql};
+
+            clients (id) {
+                id -> IdSql,
+                organization_id -> Integer,
+                version -> BigInt,
+                created_at -> InstantSql,
+                updated_at -> InstantSql,
+                kyc_level -> Text,
+                kyc_status -> Text,
+                risk_level -> Text,
+                is_blacklisted -> Bool,
+                blacklisted_comment -> Nullable<Text>,
+                blocked -> Bool,
+                kyc_note -> Nullable<Text>,
+                external_client_code -> Nullable<Text>,
+                first_name -> Text,
+                middle_name -> Nullable<Text>,
+                last_name -> Text,
+                date_of_birth -> Date,
+                gender -> Text,
+                nationality -> Text,
+                birth_country -> Text,
+                country_of_tax_residence -> Text,
+                email -> Text,
+                second_email -> Nullable<Text>,
+                mobile_phone_number -> Nullable<Text>,
+                second_mobile_phone_number -> Nullable<Text>,
+                address -> Text,
+                city -> Text,
+                postcode -> Text,
+                state_province -> Nullable<Text>,
+                country_code -> Text,
+                planned_income -> Nullable<Text>,
+                planned_expenditure -> Nullable<Text>,
+            }
+        }
+    };
+}
+
+pub mod pg {
+    pub type IdSql = diesel::sql_types::Uuid;
+    pub type InstantSql = diesel::sql_types::Timestamptz;
+    clients_table!();
+}
+
+pub mod sqlite {
+    pub type IdSql = diesel::sql_types::Text;
+    pub type InstantSql = diesel::sql_types::TimestamptzSqlite;
+    clients_table!();
+}
