@@ -6,15 +6,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
-        }
-
+/// The string forms of an enum, in one place: `ALL`, `as_str`, `FromStr`, `Display`. The serde
+/// and OpenAPI names come from the enum's own attributes (derive macros do not see through a
+/// `macro_rules!` literal); a test checks that both agree.
+macro_rules! string_forms {
+    ($name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         impl $name {
             pub const ALL: &'static [Self] = &[$(Self::$variant),+];
 
@@ -43,33 +39,59 @@ macro_rules! string_enum {
     };
 }
 
-string_enum!(
-    /// Gender of the person.
-    Gender { Male = "male", Female = "female" }
-);
+/// Gender of the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Gender {
+    Male,
+    Female,
+}
+string_forms!(Gender { Male = "male", Female = "female" });
 
-string_enum!(
-    /// KYC Level - Defines the level of verification required
-    KycLevel { FullKyc = "FULL_KYC", DocOnly = "DOC_ONLY", NotRequired = "NOT_REQUIRED" }
-);
+/// KYC Level - Defines the level of verification required
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum KycLevel {
+    FullKyc,
+    DocOnly,
+    NotRequired,
+}
+string_forms!(KycLevel { FullKyc = "FULL_KYC", DocOnly = "DOC_ONLY", NotRequired = "NOT_REQUIRED" });
 
-string_enum!(
-    /// KYC Status - Where the client's verification stands
-    KycStatus {
-        NotStarted = "NOT_STARTED",
-        Created = "CREATED",
-        Processing = "PROCESSING",
-        Aborted = "ABORTED",
-        PendingReview = "PENDING_REVIEW",
-        Validated = "VALIDATED",
-        Declined = "DECLINED",
-    }
-);
+/// KYC Status - Where the client's verification stands
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum KycStatus {
+    NotStarted,
+    Created,
+    Processing,
+    Aborted,
+    PendingReview,
+    Validated,
+    Declined,
+}
+string_forms!(KycStatus {
+    NotStarted = "NOT_STARTED",
+    Created = "CREATED",
+    Processing = "PROCESSING",
+    Aborted = "ABORTED",
+    PendingReview = "PENDING_REVIEW",
+    Validated = "VALIDATED",
+    Declined = "DECLINED",
+});
 
-string_enum!(
-    /// Risk Level - Customer risk assessment
-    RiskLevel { Low = "Low", Medium = "Medium", High = "High" }
-);
+/// Risk Level - Customer risk assessment
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RiskLevel {
+    Low,
+    Medium,
+    High,
+}
+string_forms!(RiskLevel { Low = "Low", Medium = "Medium", High = "High" });
 
 #[cfg(test)]
 mod tests {
@@ -85,6 +107,21 @@ mod tests {
             "PENDING_REVIEW".parse::<KycStatus>(),
             Ok(KycStatus::PendingReview)
         );
+    }
+
+    fn serde_agrees_with_as_str<T: Serialize + Copy>(all: &[T], as_str: fn(T) -> &'static str) {
+        for value in all {
+            let json = serde_json::to_value(value).unwrap();
+            assert_eq!(json, as_str(*value), "serde and as_str disagree");
+        }
+    }
+
+    #[test]
+    fn serde_names_are_the_contract_spellings() {
+        serde_agrees_with_as_str(Gender::ALL, Gender::as_str);
+        serde_agrees_with_as_str(KycLevel::ALL, KycLevel::as_str);
+        serde_agrees_with_as_str(KycStatus::ALL, KycStatus::as_str);
+        serde_agrees_with_as_str(RiskLevel::ALL, RiskLevel::as_str);
     }
 
     #[test]

@@ -215,7 +215,9 @@ impl NewClient {
             Ok(client) if errors.is_empty() => Ok(client),
             Ok(_) => Err(errors),
             Err(more) => {
-                errors.extend(more);
+                // A member refused for its type was read as absent; do not also call it missing.
+                let refused: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+                errors.extend(more.into_iter().filter(|e| !refused.contains(&e.field)));
                 Err(errors)
             }
         }

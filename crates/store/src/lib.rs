@@ -76,16 +76,20 @@ pub struct Store {
 }
 
 /// Settings every SQLite connection gets: WAL so that readers never wait for the writer, a busy
-/// timeout so that writers queue instead of failing, and foreign keys on.
+/// timeout so that writers queue (for as long as a request may wait for a connection) instead of
+/// failing at once, and foreign keys on.
 #[derive(Debug)]
-struct SqlitePragmas;
+struct SqlitePragmas {
+    busy_timeout: Duration,
+}
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(
+        conn.batch_execute(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-        )
+             PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON;",
+            self.busy_timeout.as_millis()
+        ))
         .map_err(diesel::r2d2::Error::QueryError)
     }
 }
@@ -142,7 +146,10 @@ impl Store {
             let pool = Pool::builder()
                 .max_size(config.pool_size)
                 .connection_timeout(config.acquire_timeout)
-                .connection_customizer(Box::new(SqlitePragmas))
+                .min_idle(Some(1))
+                .connection_customizer(Box::new(SqlitePragmas {
+                    busy_timeout: config.acquire_timeout,
+                }))
                 .build(ConnectionManager::<SqliteConnection>::new(path))?;
             Store {
                 pools: Pools::Sqlite(pool),

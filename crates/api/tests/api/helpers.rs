@@ -1,0 +1,363 @@
+//! The test harness: a real server on a free port with a database of its own, and a small HTTP
+//! client that asserts statuses.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed `async fn name(app: TestApp)` once on SQLite and once on PostgreSQL, as
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await {
+                        super::$name(app).await;
+                    }
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )+
+        }
+    };
+}
+
+/// The database a test owns; dropped with the test.
+enum TestDatabase {
+    Sqlite { _dir: tempfile::TempDir },
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { admin_url, name } = self {
+            if let Ok(mut conn) = PgConnection::establish(admin_url) {
+                let _ =
+                    conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// `url` pointing at database `name` instead of its own.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..host_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub backend: Backend,
+    pub http: reqwest::Client,
+    /// The database's URL (PostgreSQL) or file path (SQLite).
+    pub database_url: String,
+    _database: TestDatabase,
+}
+
+/// What a test may change in the server's configuration.
+pub struct Settings {
+    pub acquire_timeout_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            acquire_timeout_ms: 5000,
+        }
+    }
+}
+
+impl TestApp {
+    /// A server with default settings, or `None` when PostgreSQL is unreachable outside CI.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, Settings::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, settings: Settings) -> Option<TestApp> {
+        let (database_url, database) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("clients.db").to_string_lossy().into_owned();
+                (path, TestDatabase::Sqlite { _dir: dir })
+            }
+            Backend::Postgres => {
+                let admin_url = admin_url();
+                let mut admin = match PgConnection::establish(&admin_url) {
+                    Ok(conn) => conn,
+                    Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
+                        panic!("PostgreSQL is unreachable at TEST_DATABASE_URL ({error}); CI requires it")
+                    }
+                    Err(error) => {
+                        eprintln!(
+                            "\n!!!!!!!! SKIPPING a PostgreSQL test: PostgreSQL is unreachable ({error}). \
+                             Set TEST_DATABASE_URL or start PostgreSQL; under CI=true this fails. !!!!!!!!\n"
+                        );
+                        return None;
+                    }
+                };
+                let name = format!("clients_test_{}", uuid::Uuid::now_v7().simple());
+                admin
+                    .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                    .expect("create test database");
+                (
+                    with_database(&admin_url, &name),
+                    TestDatabase::Postgres { admin_url, name },
+                )
+            }
+        };
+        let mut config = api::Config::with_database(database_url.clone());
+        config.bind = "127.0.0.1:0".to_owned();
+        config.workers = Some(2);
+        config.db_acquire_timeout_ms = settings.acquire_timeout_ms;
+        let app = api::Application::build(config)
+            .await
+            .expect("server starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run());
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Some(TestApp {
+            address,
+            backend,
+            http,
+            database_url,
+            _database: database,
+        })
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Body>,
+    ) -> Response {
+        let mut request = self.http.request(method, format!("{}{path}", self.address));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request = match body {
+            Some(Body::Json(value)) => request.json(&value),
+            Some(Body::Raw {
+                content_type,
+                bytes,
+            }) => request.header(CONTENT_TYPE, content_type).body(bytes),
+            None => request,
+        };
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body read");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn register(&self, body: Value) -> Response {
+        self.request(
+            Method::POST,
+            "/api/v1/clients/person",
+            &[],
+            Some(Body::Json(body)),
+        )
+        .await
+    }
+
+    /// Registers a valid person, distinct from any other this test registers, and returns it.
+    pub async fn registered(&self) -> Value {
+        self.register(person())
+            .await
+            .expect(StatusCode::CREATED)
+            .body
+    }
+
+    pub async fn get(&self, id: &str) -> Response {
+        self.request(Method::GET, &format!("/api/v1/clients/{id}"), &[], None)
+            .await
+    }
+
+    pub async fn update(&self, id: &str, body: Value) -> Response {
+        self.update_with(id, &[], body).await
+    }
+
+    pub async fn update_with(&self, id: &str, headers: &[(&str, &str)], body: Value) -> Response {
+        self.request(
+            Method::PUT,
+            &format!("/api/v1/clients/person/{id}"),
+            headers,
+            Some(Body::Json(body)),
+        )
+        .await
+    }
+}
+
+pub enum Body {
+    Json(Value),
+    Raw {
+        content_type: &'static str,
+        bytes: Vec<u8>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    /// Asserts the status (showing the body when it differs) and returns the response.
+    #[track_caller]
+    pub fn expect(self, status: StatusCode) -> Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {:#}",
+            self.body
+        );
+        self
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem response with this status and code, and returns its body.
+    #[track_caller]
+    pub fn problem(self, status: StatusCode, code: &str) -> Value {
+        let response = self.expect(status);
+        assert_eq!(
+            response.header("content-type"),
+            Some("application/problem+json"),
+            "{:#}",
+            response.body
+        );
+        let body = response.body;
+        assert_eq!(body["code"], code, "{body:#}");
+        assert_eq!(body["status"], status.as_u16(), "{body:#}");
+        assert_eq!(body["type"], format!("/problems/{code}"));
+        for member in ["title", "detail", "request_id"] {
+            assert!(
+                body[member].as_str().is_some_and(|s| !s.is_empty()),
+                "problem without {member}: {body:#}"
+            );
+        }
+        assert_eq!(
+            response
+                .headers
+                .get("x-request-id")
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            body["request_id"]
+        );
+        body
+    }
+
+    /// The `(pointer, code)` pairs of a validation problem.
+    #[track_caller]
+    pub fn field_errors(self) -> Vec<(String, String)> {
+        let body = self.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        body["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| {
+                (
+                    e["pointer"].as_str().unwrap().to_owned(),
+                    e["code"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A valid registration body with a unique email.
+pub fn person() -> Value {
+    json!({
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "date_of_birth": "1990-04-21",
+        "gender": "female",
+        "nationality": "GBR",
+        "birth_country": "GBR",
+        "country_of_tax_residence": "FRA",
+        "email": format!("ada.{}@example.com", uuid::Uuid::now_v7().simple()),
+        "mobile_phone_number": "+33612345678",
+        "address": "1 Rue de Rivoli",
+        "city": "Paris",
+        "postcode": "75001",
+        "country_code": "FRA",
+        "kyc_level": "FULL_KYC",
+        "kyc_note": "onboarded in branch",
+    })
+}
+
+pub fn id_of(client: &Value) -> String {
+    client["id"].as_str().expect("id").to_owned()
+}
+
+/// Asserts the stored client is exactly `expected` (same body, so same version and timestamps).
+pub async fn assert_unchanged(app: &TestApp, expected: &Value) {
+    let now = app.get(&id_of(expected)).await.expect(StatusCode::OK);
+    assert_eq!(&now.body, expected, "the stored client changed");
+}
+
+#[test]
+fn with_database_replaces_only_the_database_name() {
+    assert_eq!(
+        with_database("postgres://u@h:5432/postgres", "t1"),
+        "postgres://u@h:5432/t1"
+    );
+    assert_eq!(
+        with_database("postgres://u@h/postgres?sslmode=disable", "t1"),
+        "postgres://u@h/t1?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://u@h", "t1"), "postgres://u@h/t1");
+}

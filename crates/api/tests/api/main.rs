@@ -1,0 +1,11 @@
+//! Integration tests: the real server over HTTP, on SQLite and on PostgreSQL, each test with a
+//! database of its own.
+
+mod helpers;
+
+mod concurrency;
+mod errors;
+mod get;
+mod register;
+mod spec;
+mod update;
