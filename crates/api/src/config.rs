@@ -51,3 +51,57 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use clap::CommandFactory;
+
+    use super::Config;
+
+    /// `variable -> default` from the README's configuration table.
+    fn documented() -> BTreeMap<String, String> {
+        include_str!("../../../README.md")
+            .lines()
+            .filter(|line| line.starts_with("| `"))
+            .map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                (
+                    cells[1].trim_matches('`').to_owned(),
+                    cells[3].trim_matches('`').to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn readme_configuration_table_matches_the_settings() {
+        let documented = documented();
+        for arg in Config::command().get_arguments() {
+            let Some(env) = arg.get_env() else { continue };
+            let env = env.to_string_lossy();
+            let default = documented
+                .get(env.as_ref())
+                .unwrap_or_else(|| panic!("README does not document {env}"));
+            if let Some(value) = arg.get_default_values().first() {
+                assert_eq!(
+                    default,
+                    &value.to_string_lossy(),
+                    "README's default for {env}"
+                );
+            }
+        }
+        let settings: Vec<String> = Config::command()
+            .get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into())
+            .collect();
+        for name in documented.keys().filter(|n| *n != "RUST_LOG") {
+            assert!(
+                settings.contains(name),
+                "README documents {name}, which is not a setting"
+            );
+        }
+    }
+}
