@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod organization;
 pub mod problem;
+pub mod query;
 pub mod startup;
 
 pub use config::Config;

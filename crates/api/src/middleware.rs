@@ -69,6 +69,11 @@ pub async fn request_context(
     Ok(response)
 }
 
+/// The id the middleware gave this request.
+pub fn request_id(req: &actix_web::HttpRequest) -> Option<String> {
+    req.extensions().get::<RequestId>().map(|id| id.0.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::acceptable;

@@ -22,3 +22,14 @@ impl FromRequest for Organization {
         ready(Ok(DEFAULT_ORGANIZATION))
     }
 }
+
+impl Organization {
+    /// Who is acting, for the change history. Until API keys exist nobody is identified.
+    pub fn audit(&self, req: &HttpRequest) -> store::Audit {
+        store::Audit {
+            actor_key_id: None,
+            actor_name: "unauthenticated".to_owned(),
+            request_id: crate::middleware::request_id(req),
+        }
+    }
+}

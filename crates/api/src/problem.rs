@@ -20,6 +20,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub enum ErrorCode {
     MalformedJson,
     InvalidId,
+    InvalidParameter,
     BadRequest,
     NotFound,
     MethodNotAllowed,
@@ -38,6 +39,7 @@ impl ErrorCode {
         match self {
             Self::MalformedJson => "malformed_json",
             Self::InvalidId => "invalid_id",
+            Self::InvalidParameter => "invalid_parameter",
             Self::BadRequest => "bad_request",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -54,7 +56,9 @@ impl ErrorCode {
 
     pub const fn status(self) -> StatusCode {
         match self {
-            Self::MalformedJson | Self::InvalidId | Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::MalformedJson | Self::InvalidId | Self::InvalidParameter | Self::BadRequest => {
+                StatusCode::BAD_REQUEST
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::EmailTaken | Self::ExternalClientCodeTaken => StatusCode::CONFLICT,
@@ -71,6 +75,7 @@ impl ErrorCode {
         match self {
             Self::MalformedJson => "Request body is not a JSON object",
             Self::InvalidId => "Invalid client id",
+            Self::InvalidParameter => "Invalid query parameter",
             Self::BadRequest => "Bad request",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
@@ -105,6 +110,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// Whether `errors` name query parameters rather than body members.
+    pub in_query: bool,
     /// The client's current `ETag`, for `412`.
     pub etag: Option<String>,
 }
@@ -115,6 +122,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            in_query: false,
             etag: None,
         }
     }
@@ -134,6 +142,19 @@ impl ApiError {
         Self {
             errors,
             ..Self::new(ErrorCode::ValidationFailed, detail)
+        }
+    }
+
+    pub fn invalid_parameters(errors: Vec<FieldError>) -> Self {
+        let names: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        let detail = format!(
+            "Invalid query parameter(s): {}; see `errors`.",
+            names.join(", ")
+        );
+        Self {
+            errors,
+            in_query: true,
+            ..Self::new(ErrorCode::InvalidParameter, detail)
         }
     }
 
@@ -216,14 +237,19 @@ pub struct Problem {
     pub errors: Vec<ProblemField>,
 }
 
-/// One refused field.
+/// One refused field or query parameter.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProblemField {
-    /// JSON pointer (RFC 6901) to the field in the request body, e.g. `/email`.
-    pub pointer: String,
+    /// For a body member: JSON pointer (RFC 6901) to it, e.g. `/email`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// For a query parameter: its name, e.g. `limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
     /// Why: `required`, `invalid_type`, `too_long`, `invalid_email`, `invalid_phone`,
     /// `invalid_country`, `invalid_date`, `invalid_enum`, `underage`, `immutable_field`,
-    /// `read_only_field`, `unknown_field`, `blacklisted_comment_required`.
+    /// `read_only_field`, `unknown_field`, `blacklisted_comment_required`; for parameters
+    /// `invalid_value` and `unknown_parameter`.
     pub code: String,
     /// What is expected, for a human.
     pub message: String,
@@ -242,8 +268,8 @@ pub fn render(
     request_id: &str,
 ) -> HttpResponse<BoxBody> {
     let api_error = error.and_then(|e| e.as_error::<ApiError>());
-    let (code, detail, errors) = match api_error {
-        Some(e) => (e.code, e.detail.clone(), e.errors.as_slice()),
+    let (code, detail, errors, in_query) = match api_error {
+        Some(e) => (e.code, e.detail.clone(), e.errors.as_slice(), e.in_query),
         None => {
             let code = ErrorCode::for_status(status);
             let detail = match (code, error) {
@@ -256,7 +282,7 @@ pub fn render(
                 (_, Some(e)) if status.is_client_error() => e.to_string(),
                 _ => status.canonical_reason().unwrap_or("Error").to_owned(),
             };
-            (code, detail, &[][..])
+            (code, detail, &[][..], false)
         }
     };
     let body = Problem {
@@ -269,7 +295,8 @@ pub fn render(
         errors: errors
             .iter()
             .map(|e| ProblemField {
-                pointer: pointer(&e.field),
+                pointer: (!in_query).then(|| pointer(&e.field)),
+                parameter: in_query.then(|| e.field.clone()),
                 code: e.code.as_str().to_owned(),
                 message: e.message.clone(),
             })

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod enums;
 pub mod error;
+pub mod history;
 pub mod register;
 pub mod update;
 pub mod values;

@@ -11,12 +11,14 @@ mod schema;
 use std::path::Path;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use domain::{Client, UpdateField, UpdatePlan};
+use domain::history::{registration_changes, update_changes, Change};
+use domain::{Client, KycStatus, RiskLevel, UpdateField, UpdatePlan};
 use uuid::Uuid;
 
 pub use error::{Conflict, StoreError, UpdateError};
@@ -28,6 +30,41 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migration
 diesel::define_sql_function! {
     /// SQL `lower()`, matching the case-insensitive unique index on email.
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Who made a change, for the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    /// The API key that made the change, when there is one.
+    pub actor_key_id: Option<String>,
+    pub actor_name: String,
+    pub request_id: Option<String>,
+}
+
+/// Which clients of an organization a listing returns; `None` matches any value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    pub kyc_status: Option<KycStatus>,
+    pub risk_level: Option<RiskLevel>,
+    pub is_blacklisted: Option<bool>,
+    pub blocked: Option<bool>,
+}
+
+/// One entry of a client's change history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub version: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub actor_key_id: Option<String>,
+    pub actor_name: String,
+    pub request_id: Option<String>,
+    /// JSON array of `{field, old, new}`.
+    pub changes: String,
+}
+
+fn changes_json(changes: &[Change]) -> Result<String, StoreError> {
+    serde_json::to_string(changes)
+        .map_err(|e| StoreError::Internal(format!("cannot encode history: {e}")))
 }
 
 /// How to reach the database.
@@ -96,6 +133,25 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
 
 /// Runs `$body` with `$conn` a pooled connection, `$s` the backend's schema module and `$b` its
 /// [`backend`] module, once per backend: the body is written once and type-checked for both.
+/// Appends a history entry; `$s` is the backend's schema module.
+macro_rules! record_history {
+    ($conn:expr, $s:ident, $client:expr, $audit:expr, $changes:expr) => {{
+        use $s::client_history::dsl as h;
+        diesel::insert_into(h::client_history)
+            .values((
+                h::client_id.eq(DbUuid($client.id)),
+                h::version.eq($client.version),
+                h::organization_id.eq($client.organization_id),
+                h::recorded_at.eq($client.updated_at),
+                h::actor_key_id.eq($audit.actor_key_id.as_deref()),
+                h::actor_name.eq(&$audit.actor_name),
+                h::request_id.eq($audit.request_id.as_deref()),
+                h::changes.eq($changes),
+            ))
+            .execute($conn)
+    }};
+}
+
 macro_rules! with_backend {
     ($pools:expr, |$conn:ident, $s:ident, $b:ident| $body:block) => {
         match $pools {
@@ -200,7 +256,8 @@ impl Store {
 
     /// Stores a new client. The email and the external code must not be used by another client
     /// of the organization.
-    pub fn insert(&self, client: &Client) -> Result<(), StoreError> {
+    pub fn insert(&self, client: &Client, audit: &Audit) -> Result<(), StoreError> {
+        let changes = changes_json(&registration_changes(client))?;
         with_backend!(&self.pools, |conn, s, b| {
             use s::clients::dsl as c;
             b::write_transaction(conn, |conn| {
@@ -268,6 +325,7 @@ impl Store {
                         ),
                     ))
                     .execute(conn)?;
+                record_history!(conn, s, client, audit, &changes)?;
                 Ok(())
             })
         })
@@ -289,11 +347,12 @@ impl Store {
 
     /// Updates a client under its row lock: loads it, lets `decide` compute the update (or refuse
     /// it), checks the organization's email rule, and writes only the changed columns with the
-    /// next version, all in one transaction. A no-op plan writes nothing.
+    /// next version and its history entry, all in one transaction. A no-op plan writes nothing.
     pub fn update<E>(
         &self,
         organization_id: i32,
         id: Uuid,
+        audit: &Audit,
         decide: impl FnOnce(&Client) -> Result<UpdatePlan, E>,
     ) -> Result<UpdatePlan, UpdateError<E>> {
         with_backend!(&self.pools, |conn, s, b| {
@@ -356,8 +415,120 @@ impl Store {
                         c::updated_at.eq(next.updated_at),
                     ))
                     .execute(conn)?;
+                record_history!(
+                    conn,
+                    s,
+                    next,
+                    audit,
+                    &changes_json(&update_changes(&plan.changes))?
+                )?;
                 Ok(plan)
             })
+        })
+    }
+
+    /// A page of the client's history, newest first, and whether older entries remain; `None`
+    /// when the organization has no such client.
+    pub fn history(
+        &self,
+        organization_id: i32,
+        id: Uuid,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Option<(Vec<HistoryEntry>, bool)>, StoreError> {
+        with_backend!(&self.pools, |conn, s, _b| {
+            use s::client_history::dsl as h;
+            use s::clients::dsl as c;
+            let exists = c::clients
+                .filter(c::id.eq(DbUuid(id)))
+                .filter(c::organization_id.eq(organization_id))
+                .select(c::id)
+                .first::<DbUuid>(conn)
+                .optional()?
+                .is_some();
+            if !exists {
+                return Ok(None);
+            }
+            let mut rows = h::client_history
+                .filter(h::client_id.eq(DbUuid(id)))
+                .order(h::version.desc())
+                .select((
+                    h::version,
+                    h::recorded_at,
+                    h::actor_key_id,
+                    h::actor_name,
+                    h::request_id,
+                    h::changes,
+                ))
+                .limit(limit + 1)
+                .offset(offset)
+                .load::<(
+                    i64,
+                    DateTime<Utc>,
+                    Option<String>,
+                    String,
+                    Option<String>,
+                    String,
+                )>(conn)?;
+            let more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            let entries = rows
+                .into_iter()
+                .map(
+                    |(version, recorded_at, actor_key_id, actor_name, request_id, changes)| {
+                        HistoryEntry {
+                            version,
+                            recorded_at,
+                            actor_key_id,
+                            actor_name,
+                            request_id,
+                            changes,
+                        }
+                    },
+                )
+                .collect();
+            Ok(Some((entries, more)))
+        })
+    }
+
+    /// A page of the organization's clients matching `filter`, in id (registration) order, and
+    /// whether more remain.
+    pub fn list(
+        &self,
+        organization_id: i32,
+        filter: ListFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Client>, bool), StoreError> {
+        with_backend!(&self.pools, |conn, s, _b| {
+            use s::clients::dsl as c;
+            let mut query = c::clients
+                .filter(c::organization_id.eq(organization_id))
+                .into_boxed();
+            if let Some(status) = filter.kyc_status {
+                query = query.filter(c::kyc_status.eq(status.as_str()));
+            }
+            if let Some(level) = filter.risk_level {
+                query = query.filter(c::risk_level.eq(level.as_str()));
+            }
+            if let Some(flag) = filter.is_blacklisted {
+                query = query.filter(c::is_blacklisted.eq(flag));
+            }
+            if let Some(flag) = filter.blocked {
+                query = query.filter(c::blocked.eq(flag));
+            }
+            let mut rows = query
+                .order(c::id.asc())
+                .limit(limit + 1)
+                .offset(offset)
+                .load::<ClientRow>(conn)?;
+            let more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            let clients = rows
+                .into_iter()
+                .map(Client::try_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((clients, more))
         })
     }
 }

@@ -43,6 +43,22 @@ macro_rules! clients_table {
                 planned_expenditure -> Nullable<Text>,
             }
         }
+
+        diesel::table! {
+            use diesel::sql_types::*;
+            use super::{IdSql, InstantSql};
+
+            client_history (client_id, version) {
+                client_id -> IdSql,
+                version -> BigInt,
+                organization_id -> Integer,
+                recorded_at -> InstantSql,
+                actor_key_id -> Nullable<Text>,
+                actor_name -> Text,
+                request_id -> Nullable<Text>,
+                changes -> Text,
+            }
+        }
     };
 }
 

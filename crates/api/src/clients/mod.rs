@@ -1,6 +1,8 @@
 //! The clients resource: one file per operation, and the response shape they share.
 
 mod get;
+mod history;
+mod list;
 mod register;
 mod update;
 
@@ -23,7 +25,9 @@ pub use update::UpdatePersonIn;
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(register::register_person)
         .service(get::get_client)
-        .service(update::update_person);
+        .service(update::update_person)
+        .service(history::client_history)
+        .service(list::list_clients);
 }
 
 /// ClientWithPerson - Combined view of Client + Person for API responses

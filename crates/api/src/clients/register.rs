@@ -132,7 +132,8 @@ pub async fn register_person(
     let now = Utc::now();
     let new = NewClient::parse_members(&members, now.date_naive()).map_err(ApiError::validation)?;
     let client = new.into_client(Uuid::now_v7(), organization.0, now);
-    let client = web::block(move || store.insert(&client).map(|()| client)).await??;
+    let audit = organization.audit(&req);
+    let client = web::block(move || store.insert(&client, &audit).map(|()| client)).await??;
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, location(client.id)));
     Ok(respond(response, client))

@@ -125,8 +125,9 @@ pub async fn update_person(
         members: json_members(&req, &body)?,
     };
     let if_match = IfMatch::from_headers(req.headers());
+    let audit = organization.audit(&req);
     let outcome = web::block(move || {
-        store.update(organization.0, id, |current| {
+        store.update(organization.0, id, &audit, |current| {
             if !if_match.allows(current.version) {
                 return Err(ApiError {
                     etag: Some(etag::of(current.version)),

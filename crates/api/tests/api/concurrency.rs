@@ -54,6 +54,25 @@ async fn fifty_concurrent_updates_all_survive_and_each_is_one_version(app: TestA
     }
     assert!(notes.iter().any(|n| stored.body["kyc_note"] == *n.as_str()));
     assert_eq!(stored.body["email"], client["email"]);
+
+    let history = app
+        .history(&id, "?limit=200")
+        .await
+        .expect(StatusCode::OK)
+        .body;
+    let entries = history.as_array().unwrap();
+    let versions: Vec<i64> = entries
+        .iter()
+        .map(|e| e["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        versions,
+        (1..=51).rev().collect::<Vec<i64>>(),
+        "one entry per real change, consecutive"
+    );
+    assert!(entries[..50]
+        .iter()
+        .all(|e| e["changes"].as_array().unwrap().len() == 1));
 }
 
 crate::on_both_backends!(fifty_concurrent_updates_all_survive_and_each_is_one_version);

@@ -237,6 +237,45 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    pub async fn history(&self, id: &str, query: &str) -> Response {
+        self.request(
+            Method::GET,
+            &format!("/api/v1/clients/{id}/history{query}"),
+            &[],
+            None,
+        )
+        .await
+    }
+
+    pub async fn list(&self, query: &str) -> Response {
+        self.request(Method::GET, &format!("/api/v1/clients{query}"), &[], None)
+            .await
+    }
+
+    /// Follows `Link: <...>; rel="next"` from `first` to the end, collecting every item.
+    pub async fn all_pages(&self, first: &str) -> (Vec<Value>, usize) {
+        let (mut items, mut pages, mut next) = (Vec::new(), 0, Some(first.to_owned()));
+        while let Some(path) = next.take() {
+            let page = self
+                .request(Method::GET, &path, &[], None)
+                .await
+                .expect(StatusCode::OK);
+            pages += 1;
+            next = page.header("link").map(|link| {
+                assert!(link.ends_with("; rel=\"next\""), "{link}");
+                link.trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            });
+            items.extend(page.body.as_array().expect("a JSON array").iter().cloned());
+        }
+        (items, pages)
+    }
+}
+
 pub enum Body {
     Json(Value),
     Raw {

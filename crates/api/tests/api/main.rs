@@ -6,6 +6,8 @@ mod helpers;
 mod concurrency;
 mod errors;
 mod get;
+mod history;
+mod list;
 mod register;
 mod spec;
 mod update;

@@ -1,0 +1,118 @@
+//! `GET /api/v1/clients/{id}/history`: every change of a client, newest first.
+
+use actix_web::http::header;
+use actix_web::web::{self, Path};
+use actix_web::{get, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use store::{HistoryEntry, Store};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::organization::Organization;
+use crate::problem::{ApiError, Problem};
+use crate::query::{PageParams, Query};
+
+/// One change of a client: a registration (version 1) or an update that really changed something.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = HistoryEntry, example = json!({
+    "version": 2, "recorded_at": "2026-11-24T10:20:00.000001Z",
+    "actor": {"key_id": null, "name": "unauthenticated"},
+    "request_id": "0193a5b2-7c1e-7d3a-9f10-2b6c1d7e8f90",
+    "changes": [{"field": "city", "old": "Paris", "new": "Lyon"}]
+}))]
+pub struct HistoryEntryOut {
+    /// The client's version after this change (its `ETag` without quotes).
+    pub version: i64,
+    /// When the change was made (RFC 3339, UTC); the client's `updated_at` at that version.
+    pub recorded_at: DateTime<Utc>,
+    pub actor: Actor,
+    /// The `X-Request-Id` of the request that made the change.
+    pub request_id: Option<String>,
+    /// The fields that changed, with their values before and after.
+    pub changes: Vec<FieldChangeOut>,
+}
+
+/// Who made a change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Actor {
+    /// The id of the API key used, when there was one.
+    pub key_id: Option<String>,
+    /// The name of the API key used.
+    pub name: String,
+}
+
+/// One field of a change. Values are as the API shows them (strings, booleans or null).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = FieldChange)]
+pub struct FieldChangeOut {
+    /// The field's name in `ClientWithPerson`.
+    pub field: String,
+    /// The value before the change; null at registration.
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub old: serde_json::Value,
+    /// The value after the change.
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub new: serde_json::Value,
+}
+
+fn to_out(entry: HistoryEntry) -> Result<HistoryEntryOut, ApiError> {
+    let changes = serde_json::from_str(&entry.changes).map_err(ApiError::internal)?;
+    Ok(HistoryEntryOut {
+        version: entry.version,
+        recorded_at: entry.recorded_at,
+        actor: Actor {
+            key_id: entry.actor_key_id,
+            name: entry.actor_name,
+        },
+        request_id: entry.request_id,
+        changes,
+    })
+}
+
+/// Get a client's change history
+///
+/// Every registration and every real change of the client, newest first: version, time, who
+/// (API key), request id, and each changed field's old and new value. No-op and rejected updates
+/// leave no entry. Entries are never changed or removed.
+///
+/// Paginated with `limit` and `offset`; when older entries remain, the `Link` header has the next
+/// page (`rel="next"`).
+#[utoipa::path(
+    operation_id = "getClientHistory",
+    tag = "Clients",
+    params(("id" = Uuid, Path, description = "Client UUID"), PageParams),
+    responses(
+        (status = 200, description = "A page of the history, newest first", body = Vec<HistoryEntryOut>,
+            headers(("Link" = String, description = "`<...>; rel=\"next\"` when more entries remain"))),
+        (status = 400, description = "`id` is not a UUID (`invalid_id`), or a bad or unknown query parameter (`invalid_parameter`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client in your organization", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/clients/{id}/history")]
+pub async fn client_history(
+    req: HttpRequest,
+    id: Path<Uuid>,
+    organization: Organization,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let mut query = Query::parse(&req)?;
+    let page = query.page();
+    query.finish()?;
+    let (entries, more) =
+        web::block(move || store.history(organization.0, id, page.limit, page.offset))
+            .await??
+            .ok_or_else(ApiError::not_found)?;
+    let body = entries
+        .into_iter()
+        .map(to_out)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut response = HttpResponse::Ok();
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    if more {
+        response.insert_header((header::LINK, page.next_link(req.path(), &[])));
+    }
+    Ok(response.json(body))
+}

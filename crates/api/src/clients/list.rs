@@ -1,0 +1,111 @@
+//! `GET /api/v1/clients`: list the organization's clients.
+
+use actix_web::http::header;
+use actix_web::web;
+use actix_web::{get, HttpRequest, HttpResponse};
+use domain::{KycStatus, RiskLevel};
+use store::{ListFilter, Store};
+use utoipa::IntoParams;
+
+use super::ClientWithPerson;
+use crate::organization::Organization;
+use crate::problem::{ApiError, Problem};
+use crate::query::{PageParams, Query};
+
+/// Filters of the client list; each one given narrows it.
+///
+/// Only documents the parameters in the spec: `Query` reads them strictly, so that a bad or
+/// unknown parameter is refused by name.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListFilters {
+    /// Only clients with this KYC status.
+    pub kyc_status: Option<KycStatus>,
+    /// Only clients with this risk level.
+    pub risk_level: Option<RiskLevel>,
+    /// Only blacklisted (`true`) or not blacklisted (`false`) clients.
+    pub is_blacklisted: Option<bool>,
+    /// Only blocked (`true`) or not blocked (`false`) clients.
+    pub blocked: Option<bool>,
+}
+
+fn read_filter(query: &mut Query) -> ListFilter {
+    let kyc_status =
+        query.get::<KycStatus>("kyc_status", &format!("one of {}", KycStatus::expected()));
+    let risk_level =
+        query.get::<RiskLevel>("risk_level", &format!("one of {}", RiskLevel::expected()));
+    let is_blacklisted = query.get::<bool>("is_blacklisted", "true or false");
+    let blocked = query.get::<bool>("blocked", "true or false");
+    ListFilter {
+        kyc_status,
+        risk_level,
+        is_blacklisted,
+        blocked,
+    }
+}
+
+/// The filters as query parameters, for the next page's link.
+fn filter_params(filter: &ListFilter) -> Vec<(&'static str, String)> {
+    let mut params = Vec::new();
+    if let Some(v) = filter.kyc_status {
+        params.push(("kyc_status", v.as_str().to_owned()));
+    }
+    if let Some(v) = filter.risk_level {
+        params.push(("risk_level", v.as_str().to_owned()));
+    }
+    if let Some(v) = filter.is_blacklisted {
+        params.push(("is_blacklisted", v.to_string()));
+    }
+    if let Some(v) = filter.blocked {
+        params.push(("blocked", v.to_string()));
+    }
+    params
+}
+
+/// List clients
+///
+/// The clients of your organization, oldest registration first, as a bare JSON array. New
+/// registrations sort last, so paging through the unfiltered list never skips or repeats a
+/// client. When more remain, the `Link` header has the next page (`rel="next"`), with the same
+/// filters.
+///
+/// An unknown parameter or a bad value is a `400 invalid_parameter` naming it.
+#[utoipa::path(
+    operation_id = "listClients",
+    tag = "Clients",
+    params(PageParams, ListFilters),
+    responses(
+        (status = 200, description = "A page of clients", body = Vec<ClientWithPerson>,
+            headers(("Link" = String, description = "`<...>; rel=\"next\"` when more clients remain"))),
+        (status = 400, description = "A bad or unknown query parameter (`invalid_parameter`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/clients")]
+pub async fn list_clients(
+    req: HttpRequest,
+    organization: Organization,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let mut query = Query::parse(&req)?;
+    let page = query.page();
+    let filter = read_filter(&mut query);
+    query.finish()?;
+    let (clients, more) =
+        web::block(move || store.list(organization.0, filter, page.limit, page.offset)).await??;
+    let mut response = HttpResponse::Ok();
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    if more {
+        response.insert_header((
+            header::LINK,
+            page.next_link(req.path(), &filter_params(&filter)),
+        ));
+    }
+    Ok(response.json(
+        clients
+            .into_iter()
+            .map(ClientWithPerson::from)
+            .collect::<Vec<_>>(),
+    ))
+}

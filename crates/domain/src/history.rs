@@ -1,0 +1,120 @@
+//! What the change history records: for each version, the fields that changed, with their old and
+//! new values.
+
+use serde::Serialize;
+
+use crate::client::Client;
+use crate::update::{FieldChange, FieldValue};
+
+/// One field of one history entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub field: &'static str,
+    pub old: FieldValue,
+    pub new: FieldValue,
+}
+
+impl From<&FieldChange> for Change {
+    fn from(change: &FieldChange) -> Self {
+        Change {
+            field: change.field.name(),
+            old: change.old.clone(),
+            new: change.new.clone(),
+        }
+    }
+}
+
+/// The changes of an update, in field order.
+pub fn update_changes(changes: &[FieldChange]) -> Vec<Change> {
+    changes.iter().map(Change::from).collect()
+}
+
+/// The first entry of a client: every field that has a value, from `null`.
+pub fn registration_changes(client: &Client) -> Vec<Change> {
+    let text = |s: &str| FieldValue::Text(s.to_owned());
+    let optional = |s: &Option<String>| s.as_deref().into();
+    let fields: [(&'static str, FieldValue); 29] = [
+        ("first_name", text(&client.first_name)),
+        ("middle_name", optional(&client.middle_name)),
+        ("last_name", text(&client.last_name)),
+        (
+            "date_of_birth",
+            FieldValue::Text(client.date_of_birth.to_string()),
+        ),
+        ("gender", text(client.gender.as_str())),
+        ("nationality", text(&client.nationality)),
+        ("birth_country", text(&client.birth_country)),
+        (
+            "country_of_tax_residence",
+            text(&client.country_of_tax_residence),
+        ),
+        ("email", text(&client.email)),
+        ("second_email", optional(&client.second_email)),
+        ("mobile_phone_number", optional(&client.mobile_phone_number)),
+        (
+            "second_mobile_phone_number",
+            optional(&client.second_mobile_phone_number),
+        ),
+        ("address", text(&client.address)),
+        ("city", text(&client.city)),
+        ("postcode", text(&client.postcode)),
+        ("state_province", optional(&client.state_province)),
+        ("country_code", text(&client.country_code)),
+        ("planned_income", optional(&client.planned_income)),
+        ("planned_expenditure", optional(&client.planned_expenditure)),
+        ("kyc_level", text(client.kyc_level.as_str())),
+        ("kyc_status", text(client.kyc_status.as_str())),
+        ("kyc_note", optional(&client.kyc_note)),
+        (
+            "external_client_code",
+            optional(&client.external_client_code),
+        ),
+        ("risk_level", text(client.risk_level.as_str())),
+        ("is_blacklisted", FieldValue::Bool(client.is_blacklisted)),
+        ("blacklisted_comment", optional(&client.blacklisted_comment)),
+        ("blocked", FieldValue::Bool(client.blocked)),
+        (
+            "organization_id",
+            FieldValue::Text(client.organization_id.to_string()),
+        ),
+        ("id", FieldValue::Text(client.id.to_string())),
+    ];
+    fields
+        .into_iter()
+        .filter(|(_, value)| *value != FieldValue::Null)
+        .map(|(field, new)| Change {
+            field,
+            old: FieldValue::Null,
+            new,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::register::tests::{today, valid};
+    use crate::register::NewClient;
+
+    #[test]
+    fn registration_records_every_field_with_a_value_from_null() {
+        let client =
+            NewClient::parse(&valid(), today())
+                .unwrap()
+                .into_client(Uuid::now_v7(), 1, Utc::now());
+        let changes = registration_changes(&client);
+        assert!(changes
+            .iter()
+            .all(|c| c.old == FieldValue::Null && c.new != FieldValue::Null));
+        let fields: Vec<&str> = changes.iter().map(|c| c.field).collect();
+        assert!(
+            fields.contains(&"email")
+                && fields.contains(&"kyc_status")
+                && fields.contains(&"blocked")
+        );
+        assert!(!fields.contains(&"middle_name"), "no value, no entry");
+    }
+}
