@@ -14,6 +14,7 @@ pub mod organization;
 pub mod problem;
 pub mod query;
 pub mod startup;
+pub mod timestamp;
 
 pub use config::Config;
 pub use startup::Application;

@@ -25,6 +25,7 @@ pub struct HistoryEntryOut {
     /// The client's version after this change (its `ETag` without quotes).
     pub version: i64,
     /// When the change was made (RFC 3339, UTC); the client's `updated_at` at that version.
+    #[serde(serialize_with = "crate::timestamp::micros")]
     pub recorded_at: DateTime<Utc>,
     pub actor: Actor,
     /// The `X-Request-Id` of the request that made the change.

@@ -57,6 +57,7 @@ pub struct ClientWithPerson {
     /// Country of tax residence, ISO 3166-1 alpha-3.
     pub country_of_tax_residence: String,
     /// When the client was registered (RFC 3339, UTC).
+    #[serde(serialize_with = "crate::timestamp::micros")]
     pub created_at: DateTime<Utc>,
     /// Date of birth.
     pub date_of_birth: NaiveDate,
@@ -82,6 +83,7 @@ pub struct ClientWithPerson {
     pub postcode: String,
     pub risk_level: RiskLevel,
     /// When the client last really changed (RFC 3339, UTC). A no-op update leaves it as it is.
+    #[serde(serialize_with = "crate::timestamp::micros")]
     pub updated_at: DateTime<Utc>,
     /// Why the client is blacklisted.
     pub blacklisted_comment: Option<String>,

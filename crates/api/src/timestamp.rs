@@ -1,0 +1,26 @@
+//! Timestamps on the wire: RFC 3339 in UTC, always with six fractional digits
+//! (`2026-11-24T10:15:30.123400Z`), so they have one fixed width and sort as text.
+
+use chrono::{DateTime, Utc};
+use serde::Serializer;
+
+pub fn micros<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&at.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+
+    #[test]
+    fn always_six_fractional_digits() {
+        let at = DateTime::parse_from_rfc3339("2026-11-24T10:15:30.5Z")
+            .unwrap()
+            .to_utc();
+        let json = serde_json::to_value(Wrapper(at)).unwrap();
+        assert_eq!(json, "2026-11-24T10:15:30.500000Z");
+    }
+
+    #[derive(serde::Serialize)]
+    struct Wrapper(#[serde(serialize_with = "super::micros")] chrono::DateTime<chrono::Utc>);
+}
