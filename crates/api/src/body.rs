@@ -49,6 +49,50 @@ pub fn json_members(req: &HttpRequest, body: &[u8]) -> Result<Members, ApiError>
         .collect())
 }
 
+/// SHA-256 (hex) of the body's JSON with object keys sorted and no whitespace, so that two
+/// encodings of the same JSON count as the same body.
+pub fn canonical_hash(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut canonical = String::new();
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        write_canonical(&value, &mut canonical);
+    }
+    Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_by_key(|(name, _)| *name);
+            out.push('{');
+            for (i, (name, member)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(name.clone()).to_string());
+                out.push(':');
+                write_canonical(member, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
 fn to_domain(value: Value) -> Json {
     match value {
         Value::Null => Json::Null,
@@ -57,5 +101,18 @@ fn to_domain(value: Value) -> Json {
         Value::Number(n) => n.as_i64().map_or(Json::Other("number"), Json::Integer),
         Value::Array(_) => Json::Other("array"),
         Value::Object(_) => Json::Other("object"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_hash;
+
+    #[test]
+    fn canonical_hash_ignores_key_order_and_whitespace_but_not_values() {
+        let a = canonical_hash(br#"{"b": [1, {"y": 2, "x": 1}], "a": "s"}"#);
+        assert_eq!(a, canonical_hash(br#"{"a":"s","b":[1,{"x":1,"y":2}]}"#));
+        assert_ne!(a, canonical_hash(br#"{"a":"t","b":[1,{"x":1,"y":2}]}"#));
+        assert_ne!(a, canonical_hash(br#"{"a":"s","b":[{"x":1,"y":2},1]}"#));
     }
 }

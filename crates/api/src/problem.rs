@@ -21,15 +21,18 @@ pub enum ErrorCode {
     MalformedJson,
     InvalidId,
     InvalidParameter,
+    InvalidIdempotencyKey,
     BadRequest,
     NotFound,
     MethodNotAllowed,
     EmailTaken,
     ExternalClientCodeTaken,
+    IdempotencyRequestInProgress,
     VersionMismatch,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
+    IdempotencyKeyReused,
     ServiceUnavailable,
     InternalError,
 }
@@ -40,15 +43,18 @@ impl ErrorCode {
             Self::MalformedJson => "malformed_json",
             Self::InvalidId => "invalid_id",
             Self::InvalidParameter => "invalid_parameter",
+            Self::InvalidIdempotencyKey => "invalid_idempotency_key",
             Self::BadRequest => "bad_request",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::EmailTaken => "email_taken",
             Self::ExternalClientCodeTaken => "external_client_code_taken",
+            Self::IdempotencyRequestInProgress => "idempotency_request_in_progress",
             Self::VersionMismatch => "version_mismatch",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::ValidationFailed => "validation_failed",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::ServiceUnavailable => "service_unavailable",
             Self::InternalError => "internal_error",
         }
@@ -56,16 +62,20 @@ impl ErrorCode {
 
     pub const fn status(self) -> StatusCode {
         match self {
-            Self::MalformedJson | Self::InvalidId | Self::InvalidParameter | Self::BadRequest => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::MalformedJson
+            | Self::InvalidId
+            | Self::InvalidParameter
+            | Self::InvalidIdempotencyKey
+            | Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::EmailTaken | Self::ExternalClientCodeTaken => StatusCode::CONFLICT,
+            Self::EmailTaken
+            | Self::ExternalClientCodeTaken
+            | Self::IdempotencyRequestInProgress => StatusCode::CONFLICT,
             Self::VersionMismatch => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::ValidationFailed | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -76,15 +86,20 @@ impl ErrorCode {
             Self::MalformedJson => "Request body is not a JSON object",
             Self::InvalidId => "Invalid client id",
             Self::InvalidParameter => "Invalid query parameter",
+            Self::InvalidIdempotencyKey => "Invalid Idempotency-Key",
             Self::BadRequest => "Bad request",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::EmailTaken => "Email already in use",
             Self::ExternalClientCodeTaken => "External client code already in use",
+            Self::IdempotencyRequestInProgress => {
+                "A request with this Idempotency-Key is in progress"
+            }
             Self::VersionMismatch => "Version mismatch",
             Self::PayloadTooLarge => "Request body too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::ValidationFailed => "Validation failed",
+            Self::IdempotencyKeyReused => "Idempotency-Key reused with a different body",
             Self::ServiceUnavailable => "Service unavailable",
             Self::InternalError => "Internal server error",
         }

@@ -5,6 +5,7 @@
 
 mod backend;
 mod error;
+mod idempotency;
 mod row;
 mod schema;
 
@@ -22,6 +23,7 @@ use domain::{Client, KycStatus, RiskLevel, UpdateField, UpdatePlan};
 use uuid::Uuid;
 
 pub use error::{Conflict, StoreError, UpdateError};
+pub use idempotency::{Claim, IdempotencyKey, StoredResponse, KEY_LIFETIME};
 use row::{ClientRow, DbUuid};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -256,7 +258,14 @@ impl Store {
 
     /// Stores a new client. The email and the external code must not be used by another client
     /// of the organization.
-    pub fn insert(&self, client: &Client, audit: &Audit) -> Result<(), StoreError> {
+    /// With `idempotency`, the claimed key is completed with `response` in the same transaction,
+    /// so a retry can never find a client without its response, or the reverse.
+    pub fn insert(
+        &self,
+        client: &Client,
+        audit: &Audit,
+        idempotency: Option<(&IdempotencyKey, &StoredResponse)>,
+    ) -> Result<(), StoreError> {
         let changes = changes_json(&registration_changes(client))?;
         with_backend!(&self.pools, |conn, s, b| {
             use s::clients::dsl as c;
@@ -326,6 +335,22 @@ impl Store {
                     ))
                     .execute(conn)?;
                 record_history!(conn, s, client, audit, &changes)?;
+                if let Some((key, response)) = idempotency {
+                    use s::idempotency_keys::dsl as k;
+                    diesel::update(
+                        k::idempotency_keys
+                            .filter(k::organization_id.eq(key.organization_id))
+                            .filter(k::key.eq(&key.key)),
+                    )
+                    .set((
+                        k::completed.eq(true),
+                        k::response_status.eq(i32::from(response.status)),
+                        k::response_body.eq(&response.body),
+                        k::location.eq(response.location.as_deref()),
+                        k::etag.eq(response.etag.as_deref()),
+                    ))
+                    .execute(conn)?;
+                }
                 Ok(())
             })
         })
@@ -529,6 +554,76 @@ impl Store {
                 .map(Client::try_from)
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((clients, more))
+        })
+    }
+
+    /// Claims an idempotency key for a request, or says what an earlier request with it did.
+    /// Expired keys are purged on the way.
+    pub fn claim_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        with_backend!(&self.pools, |conn, s, b| {
+            use s::idempotency_keys::dsl as k;
+            b::write_transaction(conn, |conn| {
+                diesel::delete(
+                    k::idempotency_keys.filter(k::created_at.lt(idempotency::expired_before(now))),
+                )
+                .execute(conn)?;
+                let this = k::idempotency_keys
+                    .filter(k::organization_id.eq(key.organization_id))
+                    .filter(k::key.eq(&key.key));
+                let existing = this
+                    .select((
+                        k::request_hash,
+                        k::created_at,
+                        k::completed,
+                        k::response_status,
+                        k::response_body,
+                        k::location,
+                        k::etag,
+                    ))
+                    .first::<idempotency::KeyRow>(conn)
+                    .optional()?;
+                match existing.and_then(|row| idempotency::classify(&key.request_hash, row, now)) {
+                    Some(claim) => return Ok(claim),
+                    // Abandoned or expired: forget it, then claim as new.
+                    None => diesel::delete(this).execute(conn)?,
+                };
+                // Two requests may race here on PostgreSQL: the loser inserts nothing, and the
+                // key is then some other request's, still running.
+                let inserted = diesel::insert_into(k::idempotency_keys)
+                    .values((
+                        k::organization_id.eq(key.organization_id),
+                        k::key.eq(&key.key),
+                        k::request_hash.eq(&key.request_hash),
+                        k::created_at.eq(now),
+                        k::completed.eq(false),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(conn)?;
+                Ok(if inserted == 1 {
+                    Claim::Claimed
+                } else {
+                    Claim::InProgress
+                })
+            })
+        })
+    }
+
+    /// Gives up a claimed key whose request failed, so that a retry runs anew.
+    pub fn release_idempotency_key(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
+        with_backend!(&self.pools, |conn, s, _b| {
+            use s::idempotency_keys::dsl as k;
+            diesel::delete(
+                k::idempotency_keys
+                    .filter(k::organization_id.eq(key.organization_id))
+                    .filter(k::key.eq(&key.key))
+                    .filter(k::completed.eq(false)),
+            )
+            .execute(conn)?;
+            Ok(())
         })
     }
 }

@@ -59,6 +59,23 @@ macro_rules! clients_table {
                 changes -> Text,
             }
         }
+
+        diesel::table! {
+            use diesel::sql_types::*;
+            use super::InstantSql;
+
+            idempotency_keys (organization_id, key) {
+                organization_id -> Integer,
+                key -> Text,
+                request_hash -> Text,
+                created_at -> InstantSql,
+                completed -> Bool,
+                response_status -> Nullable<Integer>,
+                response_body -> Nullable<Text>,
+                location -> Nullable<Text>,
+                etag -> Nullable<Text>,
+            }
+        }
     };
 }
 

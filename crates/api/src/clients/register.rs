@@ -1,19 +1,24 @@
 //! `POST /api/v1/clients/person`: register a person client.
 
 use actix_web::http::header;
+use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{post, HttpRequest, HttpResponse};
 use chrono::Utc;
 use domain::{KycLevel, NewClient, RiskLevel};
 use serde::Deserialize;
-use store::Store;
+use store::{Claim, IdempotencyKey, Store, StoredResponse};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{location, respond, ClientWithPerson};
-use crate::body::json_members;
+use super::{location, ClientWithPerson};
+use crate::body::{canonical_hash, json_members};
+use crate::etag;
 use crate::organization::Organization;
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiError, ErrorCode, Problem};
+
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
 /// Request to register a person client. Server-owned fields (`id`, `organization_id`,
 /// `kyc_status`, `is_blacklisted`, `blacklisted_comment`, `blocked`, `created_at`, `updated_at`)
@@ -103,21 +108,33 @@ pub struct RegisterPersonIn {
 /// Every invalid field is reported at once in a `422` problem, each with a JSON pointer. Identity
 /// fields (names, date of birth, gender, nationality, birth country, tax residence, KYC level) and
 /// `external_client_code` cannot change after creation.
+///
+/// Safe retries: send an `Idempotency-Key`. A retry with the same key and the same JSON body
+/// within 24 hours gets the first `201` back (same body, `Location` and `ETag`, plus
+/// `Idempotent-Replayed: true`) and creates nothing. The same key with another body is
+/// `422 idempotency_key_reused`; a retry while the first request still runs is
+/// `409 idempotency_request_in_progress`. A request that failed frees its key. Keys are scoped to
+/// the organization.
 #[utoipa::path(
     operation_id = "registerPersonClient",
     tag = "Clients",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, max_length = 255,
+            description = "Any unique string (a UUID, say) of at most 255 visible ASCII characters; makes retries safe"),
+    ),
     request_body(content = RegisterPersonIn, content_type = "application/json"),
     responses(
         (status = 201, description = "Client registered", body = ClientWithPerson,
             headers(
                 ("Location" = String, description = "Path of the new client"),
                 ("ETag" = String, description = "Strong entity tag of the client's version"),
+                ("Idempotent-Replayed" = String, description = "`true` when this is the stored response of an earlier request with the same Idempotency-Key"),
             )),
-        (status = 400, description = "The body is not a JSON object", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`email_taken` or `external_client_code_taken` in the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The body is not a JSON object (`malformed_json`), or the Idempotency-Key is invalid (`invalid_idempotency_key`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken` or `external_client_code_taken` in the organization, or `idempotency_request_in_progress`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body exceeds 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid, read-only or unknown fields, all listed in `errors`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid, read-only or unknown fields, all listed in `errors`; or `idempotency_key_reused` with a different body", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -129,12 +146,103 @@ pub async fn register_person(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let members = json_members(&req, &body)?;
+    let idempotency = idempotency_key(&req, organization, &body)?;
     let now = Utc::now();
     let new = NewClient::parse_members(&members, now.date_naive()).map_err(ApiError::validation)?;
     let client = new.into_client(Uuid::now_v7(), organization.0, now);
     let audit = organization.audit(&req);
-    let client = web::block(move || store.insert(&client, &audit).map(|()| client)).await??;
-    let mut response = HttpResponse::Created();
-    response.insert_header((header::LOCATION, location(client.id)));
-    Ok(respond(response, client))
+    let response = StoredResponse {
+        status: 201,
+        body: serde_json::to_string(&ClientWithPerson::from(client.clone()))
+            .map_err(ApiError::internal)?,
+        location: Some(location(client.id)),
+        etag: Some(etag::of(client.version)),
+    };
+    let (response, replayed) = web::block(move || match idempotency {
+        None => store
+            .insert(&client, &audit, None)
+            .map(|()| (response, false))
+            .map_err(ApiError::from),
+        Some(key) => register_once(&store, &key, &client, &audit, response, now),
+    })
+    .await??;
+    Ok(created(&response, replayed))
+}
+
+/// Registers under an idempotency key: runs the registration once, replays it afterwards.
+fn register_once(
+    store: &Store,
+    key: &IdempotencyKey,
+    client: &domain::Client,
+    audit: &store::Audit,
+    response: StoredResponse,
+    now: chrono::DateTime<Utc>,
+) -> Result<(StoredResponse, bool), ApiError> {
+    match store.claim_idempotency_key(key, now)? {
+        Claim::Claimed => match store.insert(client, audit, Some((key, &response))) {
+            Ok(()) => Ok((response, false)),
+            Err(error) => {
+                // Free the key so that a retry runs anew; if even that fails, the claim is
+                // treated as abandoned after a minute.
+                if let Err(release) = store.release_idempotency_key(key) {
+                    tracing::warn!(error = %release, "cannot release an idempotency key");
+                }
+                Err(error.into())
+            }
+        },
+        Claim::Completed(previous) => Ok((previous, true)),
+        Claim::InProgress => Err(ApiError::new(
+            ErrorCode::IdempotencyRequestInProgress,
+            "A request with this Idempotency-Key is still running; retry once it has completed.",
+        )),
+        Claim::Mismatch => Err(ApiError::new(
+            ErrorCode::IdempotencyKeyReused,
+            "This Idempotency-Key was used with a different request body; use a new key for a new request.",
+        )),
+    }
+}
+
+/// The request's `Idempotency-Key`, scoped to its organization, with the body's fingerprint.
+fn idempotency_key(
+    req: &HttpRequest,
+    organization: Organization,
+    body: &[u8],
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = req.headers().get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
+    let Some(key) = key else {
+        return Err(ApiError::new(
+            ErrorCode::InvalidIdempotencyKey,
+            "Idempotency-Key must be 1 to 255 visible ASCII characters (no spaces).",
+        ));
+    };
+    Ok(Some(IdempotencyKey {
+        organization_id: organization.0,
+        key: key.to_owned(),
+        request_hash: canonical_hash(body),
+    }))
+}
+
+/// The `201` of a registration, first time or replayed: the same bytes either way.
+fn created(response: &StoredResponse, replayed: bool) -> HttpResponse {
+    let mut builder =
+        HttpResponse::build(StatusCode::from_u16(response.status).unwrap_or(StatusCode::CREATED));
+    if let Some(location) = &response.location {
+        builder.insert_header((header::LOCATION, location.as_str()));
+    }
+    if let Some(etag) = &response.etag {
+        builder.insert_header((header::ETAG, etag.as_str()));
+    }
+    if replayed {
+        builder.insert_header((IDEMPOTENT_REPLAYED, "true"));
+    }
+    builder.insert_header((header::CACHE_CONTROL, "no-store"));
+    builder
+        .content_type("application/json")
+        .body(response.body.clone())
 }

@@ -7,6 +7,7 @@ mod concurrency;
 mod errors;
 mod get;
 mod history;
+mod idempotency;
 mod list;
 mod register;
 mod spec;
