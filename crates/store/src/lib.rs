@@ -586,11 +586,16 @@ impl Store {
                     ))
                     .first::<idempotency::KeyRow>(conn)
                     .optional()?;
-                match existing.and_then(|row| idempotency::classify(&key.request_hash, row, now)) {
-                    Some(claim) => return Ok(claim),
-                    // Abandoned or expired: forget it, then claim as new.
-                    None => diesel::delete(this).execute(conn)?,
-                };
+                if let Some(row) = existing {
+                    let seen_at = row.1;
+                    if let Some(claim) = idempotency::classify(&key.request_hash, row, now) {
+                        return Ok(claim);
+                    }
+                    // Abandoned or expired: forget that row, and only that row. Deleting by key
+                    // alone could remove a fresh claim another request committed meanwhile, and
+                    // both requests would then run.
+                    diesel::delete(this.filter(k::created_at.eq(seen_at))).execute(conn)?;
+                }
                 // Two requests may race here on PostgreSQL: the loser inserts nothing, and the
                 // key is then some other request's, still running.
                 let inserted = diesel::insert_into(k::idempotency_keys)
