@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use uuid::Uuid;
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "clients-api", version, about = "The client-records API server")]
@@ -33,6 +34,40 @@ pub struct Config {
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long, env = "WORKERS")]
     pub workers: Option<usize>,
+
+    /// Without a command, the server runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Manage API keys (on the database of --database-url / DATABASE_URL).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it. The key is shown this once; only its hash is stored.
+    Create {
+        /// A name saying who or what uses the key; it appears in the change history.
+        #[arg(long)]
+        name: String,
+        /// The organization whose clients the key sees and changes.
+        #[arg(long, required_unless_present = "admin", conflicts_with = "admin")]
+        organization_id: Option<i32>,
+        /// An admin key: sees every organization, and names one when registering.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List the keys: id, organization, name, created, last used, revoked. Never the secrets.
+    List,
+    /// Revoke a key: requests with it are refused from now on.
+    Revoke {
+        /// The key's id (from `keys list`).
+        id: Uuid,
+    },
 }
 
 impl Config {

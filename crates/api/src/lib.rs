@@ -3,14 +3,15 @@
 //! Handlers turn HTTP into calls to the `domain` rules and the `store`, and their results back
 //! into HTTP; every error leaves as an RFC 9457 problem.
 
+pub mod auth;
 pub mod body;
+pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod etag;
 pub mod health;
 pub mod middleware;
 pub mod openapi;
-pub mod organization;
 pub mod problem;
 pub mod query;
 pub mod startup;

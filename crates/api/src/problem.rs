@@ -23,6 +23,7 @@ pub enum ErrorCode {
     InvalidParameter,
     InvalidIdempotencyKey,
     BadRequest,
+    Unauthorized,
     NotFound,
     MethodNotAllowed,
     EmailTaken,
@@ -45,6 +46,7 @@ impl ErrorCode {
             Self::InvalidParameter => "invalid_parameter",
             Self::InvalidIdempotencyKey => "invalid_idempotency_key",
             Self::BadRequest => "bad_request",
+            Self::Unauthorized => "unauthorized",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::EmailTaken => "email_taken",
@@ -67,6 +69,7 @@ impl ErrorCode {
             | Self::InvalidParameter
             | Self::InvalidIdempotencyKey
             | Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::EmailTaken
@@ -88,6 +91,7 @@ impl ErrorCode {
             Self::InvalidParameter => "Invalid query parameter",
             Self::InvalidIdempotencyKey => "Invalid Idempotency-Key",
             Self::BadRequest => "Bad request",
+            Self::Unauthorized => "Missing or invalid API key",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::EmailTaken => "Email already in use",
@@ -109,6 +113,7 @@ impl ErrorCode {
     fn for_status(status: StatusCode) -> Self {
         match status {
             StatusCode::NOT_FOUND => Self::NotFound,
+            StatusCode::UNAUTHORIZED => Self::Unauthorized,
             StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
@@ -211,6 +216,12 @@ impl ResponseError for ApiError {
             .and_then(|e| HeaderValue::from_str(e).ok())
         {
             response.headers_mut().insert(header::ETAG, etag);
+        }
+        if self.code == ErrorCode::Unauthorized {
+            let challenge = HeaderValue::from_static("Bearer realm=\"clients-api\"");
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
         }
         if self.code == ErrorCode::ServiceUnavailable {
             response

@@ -31,19 +31,32 @@ async fn unknown_route() -> Result<actix_web::HttpResponse, ApiError> {
     ))
 }
 
+/// Opens the database; on the first start of the embedded SQLite database (no key at all),
+/// creates a key for organization 1 so that a new user can try the API at once. Never on
+/// PostgreSQL: production keys are created deliberately with `clients-api keys create`.
+fn open_store(config: &store::StoreConfig) -> anyhow::Result<(Store, Option<String>)> {
+    let store = Store::open(config).context("cannot open the database")?;
+    let bootstrap = if store.is_embedded() && !store.has_api_keys()? {
+        Some(crate::auth::create_key(&store, Some(1), "bootstrap", chrono::Utc::now())?.1)
+    } else {
+        None
+    };
+    Ok((store, bootstrap))
+}
+
 /// A server bound to its port, ready to run.
 pub struct Application {
     port: u16,
     server: Server,
+    bootstrap_key: Option<String>,
 }
 
 impl Application {
     /// Opens the database (running migrations) and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let store_config = config.store();
-        let store = tokio::task::spawn_blocking(move || Store::open(&store_config))
-            .await?
-            .context("cannot open the database")?;
+        let (store, bootstrap_key) =
+            tokio::task::spawn_blocking(move || open_store(&store_config)).await??;
         tracing::info!(db.backend = store.backend_name(), "database ready");
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -68,7 +81,13 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            bootstrap_key,
         })
+    }
+
+    /// The key created on this start, when this is the first start of an embedded database.
+    pub fn bootstrap_key(&self) -> Option<&str> {
+        self.bootstrap_key.as_deref()
     }
 
     pub fn port(&self) -> u16 {

@@ -21,14 +21,9 @@ pub mod pg {
 
     /// Reads the client and holds its row lock until the transaction ends, so that concurrent
     /// updates of one client run one after the other, each on the other's result.
-    pub fn lock_client(
-        conn: &mut PgConnection,
-        organization_id: i32,
-        id: Uuid,
-    ) -> QueryResult<Option<ClientRow>> {
+    pub fn lock_client(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<ClientRow>> {
         clients::table
             .filter(clients::id.eq(DbUuid(id)))
-            .filter(clients::organization_id.eq(organization_id))
             .for_update()
             .first(conn)
             .optional()
@@ -56,14 +51,9 @@ pub mod sqlite {
     }
 
     /// Within an immediate transaction the whole database is already locked for writing.
-    pub fn lock_client(
-        conn: &mut SqliteConnection,
-        organization_id: i32,
-        id: Uuid,
-    ) -> QueryResult<Option<ClientRow>> {
+    pub fn lock_client(conn: &mut SqliteConnection, id: Uuid) -> QueryResult<Option<ClientRow>> {
         clients::table
             .filter(clients::id.eq(DbUuid(id)))
-            .filter(clients::organization_id.eq(organization_id))
             .first(conn)
             .optional()
     }

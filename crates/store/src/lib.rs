@@ -34,6 +34,60 @@ diesel::define_sql_function! {
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
+/// Which organizations' clients a caller may see and change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Organization(i32),
+    /// An admin key: every organization.
+    All,
+}
+
+impl Scope {
+    pub fn allows(self, organization_id: i32) -> bool {
+        match self {
+            Scope::Organization(own) => own == organization_id,
+            Scope::All => true,
+        }
+    }
+}
+
+/// A stored API key (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: Uuid,
+    /// `None` for an admin key.
+    pub organization_id: Option<i32>,
+    pub name: String,
+    /// Hex SHA-256 of the secret.
+    pub secret_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+type ApiKeyRow = (
+    DbUuid,
+    Option<i32>,
+    String,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+fn api_key(row: ApiKeyRow) -> ApiKey {
+    let (id, organization_id, name, secret_hash, created_at, last_used_at, revoked_at) = row;
+    ApiKey {
+        id: id.0,
+        organization_id,
+        name,
+        secret_hash,
+        created_at,
+        last_used_at,
+        revoked_at,
+    }
+}
+
 /// Who made a change, for the history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Audit {
@@ -356,16 +410,16 @@ impl Store {
         })
     }
 
-    /// The client with this id in this organization. A client of another organization is not
-    /// found, exactly like an unknown id.
-    pub fn get(&self, organization_id: i32, id: Uuid) -> Result<Option<Client>, StoreError> {
+    /// The client with this id within the scope. A client of another organization is not found,
+    /// exactly like an unknown id.
+    pub fn get(&self, scope: Scope, id: Uuid) -> Result<Option<Client>, StoreError> {
         with_backend!(&self.pools, |conn, s, _b| {
             use s::clients::dsl as c;
             let row = c::clients
                 .filter(c::id.eq(DbUuid(id)))
-                .filter(c::organization_id.eq(organization_id))
                 .first::<ClientRow>(conn)
                 .optional()?;
+            let row = row.filter(|r| scope.allows(r.organization_id));
             row.map(Client::try_from).transpose()
         })
     }
@@ -375,7 +429,7 @@ impl Store {
     /// next version and its history entry, all in one transaction. A no-op plan writes nothing.
     pub fn update<E>(
         &self,
-        organization_id: i32,
+        scope: Scope,
         id: Uuid,
         audit: &Audit,
         decide: impl FnOnce(&Client) -> Result<UpdatePlan, E>,
@@ -383,8 +437,8 @@ impl Store {
         with_backend!(&self.pools, |conn, s, b| {
             use s::clients::dsl as c;
             b::write_transaction(conn, |conn| {
-                let row =
-                    b::lock_client(conn, organization_id, id)?.ok_or(UpdateError::NotFound)?;
+                let row = b::lock_client(conn, id)?.filter(|r| scope.allows(r.organization_id));
+                let row = row.ok_or(UpdateError::NotFound)?;
                 let current = Client::try_from(row)?;
                 let plan = decide(&current).map_err(UpdateError::Rejected)?;
                 if plan.is_noop() {
@@ -393,7 +447,7 @@ impl Store {
                 let next = &plan.client;
                 if plan.changes(UpdateField::Email) {
                     let taken = c::clients
-                        .filter(c::organization_id.eq(organization_id))
+                        .filter(c::organization_id.eq(next.organization_id))
                         .filter(lower(c::email).eq(lower(&next.email)))
                         .filter(c::id.ne(DbUuid(id)))
                         .select(c::id)
@@ -456,7 +510,7 @@ impl Store {
     /// when the organization has no such client.
     pub fn history(
         &self,
-        organization_id: i32,
+        scope: Scope,
         id: Uuid,
         limit: i64,
         offset: i64,
@@ -464,13 +518,12 @@ impl Store {
         with_backend!(&self.pools, |conn, s, _b| {
             use s::client_history::dsl as h;
             use s::clients::dsl as c;
-            let exists = c::clients
+            let owner = c::clients
                 .filter(c::id.eq(DbUuid(id)))
-                .filter(c::organization_id.eq(organization_id))
-                .select(c::id)
-                .first::<DbUuid>(conn)
-                .optional()?
-                .is_some();
+                .select(c::organization_id)
+                .first::<i32>(conn)
+                .optional()?;
+            let exists = owner.is_some_and(|org| scope.allows(org));
             if !exists {
                 return Ok(None);
             }
@@ -516,20 +569,21 @@ impl Store {
         })
     }
 
-    /// A page of the organization's clients matching `filter`, in id (registration) order, and
+    /// A page of the scope's clients matching `filter`, in id (registration) order, and
     /// whether more remain.
     pub fn list(
         &self,
-        organization_id: i32,
+        scope: Scope,
         filter: ListFilter,
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<Client>, bool), StoreError> {
         with_backend!(&self.pools, |conn, s, _b| {
             use s::clients::dsl as c;
-            let mut query = c::clients
-                .filter(c::organization_id.eq(organization_id))
-                .into_boxed();
+            let mut query = c::clients.into_boxed();
+            if let Scope::Organization(organization_id) = scope {
+                query = query.filter(c::organization_id.eq(organization_id));
+            }
             if let Some(status) = filter.kyc_status {
                 query = query.filter(c::kyc_status.eq(status.as_str()));
             }
@@ -630,5 +684,90 @@ impl Store {
             .execute(conn)?;
             Ok(())
         })
+    }
+
+    /// Stores a new key.
+    pub fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        with_backend!(&self.pools, |conn, s, _b| {
+            use s::api_keys::dsl as k;
+            diesel::insert_into(k::api_keys)
+                .values((
+                    k::id.eq(DbUuid(key.id)),
+                    k::organization_id.eq(key.organization_id),
+                    k::name.eq(&key.name),
+                    k::secret_hash.eq(&key.secret_hash),
+                    k::created_at.eq(key.created_at),
+                    k::last_used_at.eq(key.last_used_at),
+                    k::revoked_at.eq(key.revoked_at),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// The key with this id, revoked or not.
+    pub fn find_api_key(&self, id: Uuid) -> Result<Option<ApiKey>, StoreError> {
+        with_backend!(&self.pools, |conn, s, _b| {
+            use s::api_keys::dsl as k;
+            let row = k::api_keys
+                .filter(k::id.eq(DbUuid(id)))
+                .first::<ApiKeyRow>(conn)
+                .optional()?;
+            Ok(row.map(api_key))
+        })
+    }
+
+    /// Every key, oldest first.
+    pub fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        with_backend!(&self.pools, |conn, s, _b| {
+            use s::api_keys::dsl as k;
+            let rows = k::api_keys
+                .order(k::created_at.asc())
+                .load::<ApiKeyRow>(conn)?;
+            Ok(rows.into_iter().map(api_key).collect())
+        })
+    }
+
+    /// Whether any key exists, revoked or not.
+    pub fn has_api_keys(&self) -> Result<bool, StoreError> {
+        with_backend!(&self.pools, |conn, s, _b| {
+            use s::api_keys::dsl as k;
+            Ok(k::api_keys
+                .select(k::id)
+                .first::<DbUuid>(conn)
+                .optional()?
+                .is_some())
+        })
+    }
+
+    /// Revokes a key; `false` when there is no such key or it was already revoked.
+    pub fn revoke_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        with_backend!(&self.pools, |conn, s, _b| {
+            use s::api_keys::dsl as k;
+            let updated = diesel::update(
+                k::api_keys
+                    .filter(k::id.eq(DbUuid(id)))
+                    .filter(k::revoked_at.is_null()),
+            )
+            .set(k::revoked_at.eq(Some(now)))
+            .execute(conn)?;
+            Ok(updated == 1)
+        })
+    }
+
+    /// Records that a key was used. Callers throttle this: it is a write.
+    pub fn touch_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+        with_backend!(&self.pools, |conn, s, _b| {
+            use s::api_keys::dsl as k;
+            diesel::update(k::api_keys.filter(k::id.eq(DbUuid(id))))
+                .set(k::last_used_at.eq(Some(now)))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// Whether this is the embedded SQLite database (where a first start creates a key).
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.pools, Pools::Sqlite(_))
     }
 }

@@ -76,6 +76,21 @@ macro_rules! clients_table {
                 etag -> Nullable<Text>,
             }
         }
+
+        diesel::table! {
+            use diesel::sql_types::*;
+            use super::{IdSql, InstantSql};
+
+            api_keys (id) {
+                id -> IdSql,
+                organization_id -> Nullable<Integer>,
+                name -> Text,
+                secret_hash -> Text,
+                created_at -> InstantSql,
+                last_used_at -> Nullable<InstantSql>,
+                revoked_at -> Nullable<InstantSql>,
+            }
+        }
     };
 }
 

@@ -6,7 +6,7 @@ use store::Store;
 use uuid::Uuid;
 
 use super::{respond, ClientWithPerson};
-use crate::organization::Organization;
+use crate::auth::Caller;
 use crate::problem::{ApiError, Problem};
 
 /// Get a client
@@ -28,11 +28,11 @@ use crate::problem::{ApiError, Problem};
 #[get("/clients/{id}")]
 pub async fn get_client(
     id: Path<Uuid>,
-    organization: Organization,
+    caller: Caller,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let client = web::block(move || store.get(organization.0, id))
+    let client = web::block(move || store.get(caller.scope(), id))
         .await??
         .ok_or_else(ApiError::not_found)?;
     Ok(respond(HttpResponse::Ok(), client))

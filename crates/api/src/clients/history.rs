@@ -9,7 +9,7 @@ use store::{HistoryEntry, Store};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::organization::Organization;
+use crate::auth::Caller;
 use crate::problem::{ApiError, Problem};
 use crate::query::{PageParams, Query};
 
@@ -95,7 +95,7 @@ fn to_out(entry: HistoryEntry) -> Result<HistoryEntryOut, ApiError> {
 pub async fn client_history(
     req: HttpRequest,
     id: Path<Uuid>,
-    organization: Organization,
+    caller: Caller,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
@@ -103,7 +103,7 @@ pub async fn client_history(
     let page = query.page();
     query.finish()?;
     let (entries, more) =
-        web::block(move || store.history(organization.0, id, page.limit, page.offset))
+        web::block(move || store.history(caller.scope(), id, page.limit, page.offset))
             .await??
             .ok_or_else(ApiError::not_found)?;
     let body = entries

@@ -4,11 +4,11 @@ use actix_web::http::header;
 use actix_web::web;
 use actix_web::{get, HttpRequest, HttpResponse};
 use domain::{KycStatus, RiskLevel};
-use store::{ListFilter, Store};
+use store::{ListFilter, Scope, Store};
 use utoipa::IntoParams;
 
 use super::ClientWithPerson;
-use crate::organization::Organization;
+use crate::auth::Caller;
 use crate::problem::{ApiError, Problem};
 use crate::query::{PageParams, Query};
 
@@ -28,6 +28,10 @@ pub struct ListFilters {
     pub is_blacklisted: Option<bool>,
     /// Only blocked (`true`) or not blocked (`false`) clients.
     pub blocked: Option<bool>,
+    /// Admin keys only: only the clients of this organization (default: all organizations).
+    /// Organization keys always list their own organization and may not send it.
+    #[param(format = Int32)]
+    pub organization_id: Option<i32>,
 }
 
 fn read_filter(query: &mut Query) -> ListFilter {
@@ -46,8 +50,15 @@ fn read_filter(query: &mut Query) -> ListFilter {
 }
 
 /// The filters as query parameters, for the next page's link.
-fn filter_params(filter: &ListFilter) -> Vec<(&'static str, String)> {
+fn filter_params(
+    scope: Scope,
+    filter: &ListFilter,
+    caller: &Caller,
+) -> Vec<(&'static str, String)> {
     let mut params = Vec::new();
+    if let (true, Scope::Organization(id)) = (caller.is_admin(), scope) {
+        params.push(("organization_id", id.to_string()));
+    }
     if let Some(v) = filter.kyc_status {
         params.push(("kyc_status", v.as_str().to_owned()));
     }
@@ -65,7 +76,8 @@ fn filter_params(filter: &ListFilter) -> Vec<(&'static str, String)> {
 
 /// List clients
 ///
-/// The clients of your organization, oldest registration first, as a bare JSON array. New
+/// The clients of your organization (with an admin key: of every organization, or of the one
+/// named by `organization_id`), oldest registration first, as a bare JSON array. New
 /// registrations sort last, so paging through the unfiltered list never skips or repeats a
 /// client. When more remain, the `Link` header has the next page (`rel="next"`), with the same
 /// filters.
@@ -85,21 +97,28 @@ fn filter_params(filter: &ListFilter) -> Vec<(&'static str, String)> {
 #[get("/clients")]
 pub async fn list_clients(
     req: HttpRequest,
-    organization: Organization,
+    caller: Caller,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let mut query = Query::parse(&req)?;
     let page = query.page();
     let filter = read_filter(&mut query);
+    // Only an admin key chooses the organization; for any other key the parameter does not exist.
+    let scope = match caller.scope() {
+        Scope::All => query
+            .get::<i32>("organization_id", "an organization id")
+            .map_or(Scope::All, Scope::Organization),
+        own => own,
+    };
     query.finish()?;
     let (clients, more) =
-        web::block(move || store.list(organization.0, filter, page.limit, page.offset)).await??;
+        web::block(move || store.list(scope, filter, page.limit, page.offset)).await??;
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     if more {
         response.insert_header((
             header::LINK,
-            page.next_link(req.path(), &filter_params(&filter)),
+            page.next_link(req.path(), &filter_params(scope, &filter, &caller)),
         ));
     }
     Ok(response.json(

@@ -12,16 +12,18 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{location, ClientWithPerson};
-use crate::body::{canonical_hash, json_members};
+use crate::auth::Caller;
+use crate::body::{canonical_hash, json_members, Members};
 use crate::etag;
-use crate::organization::Organization;
 use crate::problem::{ApiError, ErrorCode, Problem};
+use domain::update::Json;
+use domain::{FieldCode, FieldError};
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
-/// Request to register a person client. Server-owned fields (`id`, `organization_id`,
-/// `kyc_status`, `is_blacklisted`, `blacklisted_comment`, `blocked`, `created_at`, `updated_at`)
+/// Request to register a person client. Server-owned fields (`id`, `organization_id` for
+/// organization keys, `kyc_status`, `is_blacklisted`, `blacklisted_comment`, `blocked`, `created_at`, `updated_at`)
 /// are refused with `read_only_field`; any other unknown member with `unknown_field`. Strings are
 /// trimmed; an empty optional field means no value.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -33,6 +35,10 @@ const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
     "external_client_code": "CRM-000042", "planned_income": "50000-75000 EUR"
 }))]
 pub struct RegisterPersonIn {
+    /// Admin keys only, and required for them: the organization to register the client in.
+    /// Organization keys register in their own organization and must leave it out.
+    #[schema(format = Int32, minimum = 1)]
+    pub organization_id: Option<i32>,
     /// First name, at most 100 characters.
     #[schema(max_length = 100)]
     pub first_name: String,
@@ -102,7 +108,8 @@ pub struct RegisterPersonIn {
 
 /// Register a person client
 ///
-/// Creates a person client in the caller's organization. It starts with `kyc_status`
+/// Creates a person client in the API key's organization (an admin key names it in
+/// `organization_id`). It starts with `kyc_status`
 /// `NOT_STARTED`, `risk_level` `Low` unless given, and both flags false, at version 1.
 ///
 /// Every invalid field is reported at once in a `422` problem, each with a JSON pointer. Identity
@@ -142,15 +149,24 @@ pub struct RegisterPersonIn {
 pub async fn register_person(
     req: HttpRequest,
     body: Bytes,
-    organization: Organization,
+    caller: Caller,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let members = json_members(&req, &body)?;
-    let idempotency = idempotency_key(&req, organization, &body)?;
+    let mut members = json_members(&req, &body)?;
     let now = Utc::now();
-    let new = NewClient::parse_members(&members, now.date_naive()).map_err(ApiError::validation)?;
-    let client = new.into_client(Uuid::now_v7(), organization.0, now);
-    let audit = organization.audit(&req);
+    let organization = target_organization(&caller, &mut members);
+    let new = NewClient::parse_members(&members, now.date_naive());
+    let (new, organization_id) = match (new, organization) {
+        (Ok(new), Ok(id)) => (new, id),
+        (Ok(_), Err(error)) => return Err(ApiError::validation(vec![error])),
+        (Err(mut errors), organization) => {
+            errors.extend(organization.err());
+            return Err(ApiError::validation(errors));
+        }
+    };
+    let idempotency = idempotency_key(&req, organization_id, &body)?;
+    let client = new.into_client(Uuid::now_v7(), organization_id, now);
+    let audit = caller.audit(&req);
     let response = StoredResponse {
         status: 201,
         body: serde_json::to_string(&ClientWithPerson::from(client.clone()))
@@ -202,10 +218,39 @@ fn register_once(
     }
 }
 
+/// The organization to register in: the key's own, or for an admin key the body's
+/// `organization_id` (taken out of the members, so the domain never sees it). For an organization
+/// key the member stays, and the domain refuses it as a server-owned field.
+fn target_organization(caller: &Caller, members: &mut Members) -> Result<i32, FieldError> {
+    if let Some(own) = caller.organization_id {
+        return Ok(own);
+    }
+    let given = members
+        .iter()
+        .position(|(name, _)| name == "organization_id")
+        .map(|i| members.remove(i).1);
+    let invalid = || {
+        FieldError::new(
+            "organization_id",
+            FieldCode::InvalidType,
+            "must be a positive 32-bit integer",
+        )
+    };
+    match given {
+        Some(Json::Integer(id)) if id >= 1 => i32::try_from(id).map_err(|_| invalid()),
+        None | Some(Json::Null) => Err(FieldError::new(
+            "organization_id",
+            FieldCode::Required,
+            "is required when registering with an admin key",
+        )),
+        Some(_) => Err(invalid()),
+    }
+}
+
 /// The request's `Idempotency-Key`, scoped to its organization, with the body's fingerprint.
 fn idempotency_key(
     req: &HttpRequest,
-    organization: Organization,
+    organization_id: i32,
     body: &[u8],
 ) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(value) = req.headers().get(IDEMPOTENCY_KEY) else {
@@ -222,7 +267,7 @@ fn idempotency_key(
         ));
     };
     Ok(Some(IdempotencyKey {
-        organization_id: organization.0,
+        organization_id,
         key: key.to_owned(),
         request_hash: canonical_hash(body),
     }))

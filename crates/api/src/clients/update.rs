@@ -11,9 +11,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{respond, ClientWithPerson};
+use crate::auth::Caller;
 use crate::body::json_members;
 use crate::etag::{self, IfMatch};
-use crate::organization::Organization;
 use crate::problem::{ApiError, ErrorCode, Problem};
 
 /// Request to update an existing person client
@@ -117,7 +117,7 @@ pub async fn update_person(
     req: HttpRequest,
     id: Path<Uuid>,
     body: Bytes,
-    organization: Organization,
+    caller: Caller,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
@@ -125,9 +125,9 @@ pub async fn update_person(
         members: json_members(&req, &body)?,
     };
     let if_match = IfMatch::from_headers(req.headers());
-    let audit = organization.audit(&req);
+    let audit = caller.audit(&req);
     let outcome = web::block(move || {
-        store.update(organization.0, id, &audit, |current| {
+        store.update(caller.scope(), id, &audit, |current| {
             if !if_match.allows(current.version) {
                 return Err(ApiError {
                     etag: Some(etag::of(current.version)),

@@ -44,7 +44,7 @@ macro_rules! on_both_backends {
 }
 
 /// The database a test owns; dropped with the test.
-enum TestDatabase {
+pub enum TestDatabase {
     Sqlite { _dir: tempfile::TempDir },
     Postgres { admin_url: String, name: String },
 }
@@ -84,6 +84,11 @@ fn with_database(url: &str, name: &str) -> String {
 
 pub struct TestApp {
     pub address: String,
+    /// An organization 1 key, sent with every request unless the test sends its own
+    /// `authorization` header (an empty value sends none).
+    pub key: String,
+    /// The server's database, for creating more keys.
+    pub store: store::Store,
     pub backend: Backend,
     pub http: reqwest::Client,
     /// The database's URL (PostgreSQL) or file path (SQLite).
@@ -104,6 +109,44 @@ impl Default for Settings {
     }
 }
 
+/// A database of its own for one test: a SQLite file in a temporary directory, or a new
+/// PostgreSQL database; `None` when PostgreSQL is unreachable outside CI.
+pub fn fresh_database(backend: Backend) -> Option<(String, TestDatabase)> {
+    Some(match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("clients.db").to_string_lossy().into_owned();
+            (path, TestDatabase::Sqlite { _dir: dir })
+        }
+        Backend::Postgres => {
+            let admin_url = admin_url();
+            let mut admin = match PgConnection::establish(&admin_url) {
+                Ok(conn) => conn,
+                Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
+                    panic!(
+                        "PostgreSQL is unreachable at TEST_DATABASE_URL ({error}); CI requires it"
+                    )
+                }
+                Err(error) => {
+                    eprintln!(
+                        "\n!!!!!!!! SKIPPING a PostgreSQL test: PostgreSQL is unreachable ({error}). \
+                         Set TEST_DATABASE_URL or start PostgreSQL; under CI=true this fails. !!!!!!!!\n"
+                    );
+                    return None;
+                }
+            };
+            let name = format!("clients_test_{}", uuid::Uuid::now_v7().simple());
+            admin
+                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                .expect("create test database");
+            (
+                with_database(&admin_url, &name),
+                TestDatabase::Postgres { admin_url, name },
+            )
+        }
+    })
+}
+
 impl TestApp {
     /// A server with default settings, or `None` when PostgreSQL is unreachable outside CI.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
@@ -111,37 +154,17 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, settings: Settings) -> Option<TestApp> {
-        let (database_url, database) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let path = dir.path().join("clients.db").to_string_lossy().into_owned();
-                (path, TestDatabase::Sqlite { _dir: dir })
-            }
-            Backend::Postgres => {
-                let admin_url = admin_url();
-                let mut admin = match PgConnection::establish(&admin_url) {
-                    Ok(conn) => conn,
-                    Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
-                        panic!("PostgreSQL is unreachable at TEST_DATABASE_URL ({error}); CI requires it")
-                    }
-                    Err(error) => {
-                        eprintln!(
-                            "\n!!!!!!!! SKIPPING a PostgreSQL test: PostgreSQL is unreachable ({error}). \
-                             Set TEST_DATABASE_URL or start PostgreSQL; under CI=true this fails. !!!!!!!!\n"
-                        );
-                        return None;
-                    }
-                };
-                let name = format!("clients_test_{}", uuid::Uuid::now_v7().simple());
-                admin
-                    .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-                    .expect("create test database");
-                (
-                    with_database(&admin_url, &name),
-                    TestDatabase::Postgres { admin_url, name },
-                )
-            }
-        };
+        let (database_url, database) = fresh_database(backend)?;
+        let store_config = store::StoreConfig::new(database_url.clone());
+        let (store, key) = tokio::task::spawn_blocking(move || {
+            let store = store::Store::open(&store_config).expect("test database opens");
+            let key = api::auth::create_key(&store, Some(1), "test", chrono::Utc::now())
+                .unwrap()
+                .1;
+            (store, key)
+        })
+        .await
+        .unwrap();
         let mut config = api::Config::with_database(database_url.clone());
         config.bind = "127.0.0.1:0".to_owned();
         config.workers = Some(2);
@@ -149,6 +172,11 @@ impl TestApp {
         let app = api::Application::build(config)
             .await
             .expect("server starts");
+        assert_eq!(
+            app.bootstrap_key(),
+            None,
+            "a database with a key is never bootstrapped"
+        );
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run());
         let http = reqwest::Client::builder()
@@ -157,11 +185,28 @@ impl TestApp {
             .unwrap();
         Some(TestApp {
             address,
+            key,
+            store,
             backend,
             http,
             database_url,
             _database: database,
         })
+    }
+
+    /// A new key; `None` for an admin key.
+    pub async fn new_key(
+        &self,
+        organization_id: Option<i32>,
+        name: &str,
+    ) -> (store::ApiKey, String) {
+        let store = self.store.clone();
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || {
+            api::auth::create_key(&store, organization_id, &name, chrono::Utc::now()).unwrap()
+        })
+        .await
+        .unwrap()
     }
 
     pub async fn request(
@@ -172,7 +217,13 @@ impl TestApp {
         body: Option<Body>,
     ) -> Response {
         let mut request = self.http.request(method, format!("{}{path}", self.address));
-        for (name, value) in headers {
+        if !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        {
+            request = request.bearer_auth(&self.key);
+        }
+        for (name, value) in headers.iter().filter(|(_, value)| !value.is_empty()) {
             request = request.header(*name, *value);
         }
         request = match body {

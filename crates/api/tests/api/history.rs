@@ -39,7 +39,7 @@ async fn registration_is_version_1_of_the_history(app: TestApp) {
     let entry = &history[0];
     assert_eq!(entry["recorded_at"], client["created_at"]);
     assert_eq!(entry["request_id"], created.header("x-request-id").unwrap());
-    assert_eq!(entry["actor"]["name"], "unauthenticated");
+    assert_eq!(entry["actor"]["name"], "test");
     assert_eq!(
         change(entry, "email").unwrap(),
         &json!({"field": "email", "old": null, "new": client["email"]})

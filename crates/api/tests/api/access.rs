@@ -1,0 +1,473 @@
+//! Contract section 5: API keys, organization scoping, admin keys, the bootstrap key, the CLI.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{fresh_database, id_of, person, Backend, Body, TestApp};
+
+/// Every `/api/v1` route, as (method, path, body) for one client id.
+fn routes(id: &str) -> Vec<(Method, String, Option<Value>)> {
+    vec![
+        (
+            Method::POST,
+            "/api/v1/clients/person".into(),
+            Some(person()),
+        ),
+        (Method::GET, format!("/api/v1/clients/{id}"), None),
+        (
+            Method::PUT,
+            format!("/api/v1/clients/person/{id}"),
+            Some(json!({"city": "Lyon"})),
+        ),
+        (Method::GET, format!("/api/v1/clients/{id}/history"), None),
+        (Method::GET, "/api/v1/clients".into(), None),
+    ]
+}
+
+async fn call(
+    app: &TestApp,
+    key: &str,
+    route: &(Method, String, Option<Value>),
+) -> crate::helpers::Response {
+    let authorization = if key.is_empty() {
+        String::new()
+    } else {
+        format!("Bearer {key}")
+    };
+    let body = route.2.clone().map(Body::Json);
+    app.request(
+        route.0.clone(),
+        &route.1,
+        &[("authorization", &authorization)],
+        body,
+    )
+    .await
+}
+
+async fn every_route_refuses_a_missing_wrong_or_revoked_key_with_401(app: TestApp) {
+    let client = app.registered().await;
+    let (revoked, revoked_key) = app.new_key(Some(1), "revoked").await;
+    assert!(app
+        .store
+        .revoke_api_key(revoked.id, chrono::Utc::now())
+        .unwrap());
+    let (_, live_key) = app.new_key(Some(1), "live").await;
+    let wrong_secret = format!("{}{}", &live_key[..live_key.len() - 64], "0".repeat(64));
+    let unknown = format!("crk_{}_{}", uuid::Uuid::now_v7().simple(), "a".repeat(64));
+    for route in routes(&id_of(&client)) {
+        for key in [
+            "",
+            "nope",
+            wrong_secret.as_str(),
+            unknown.as_str(),
+            revoked_key.as_str(),
+        ] {
+            let response = call(&app, key, &route).await;
+            assert!(
+                response
+                    .header("www-authenticate")
+                    .is_some_and(|v| v.starts_with("Bearer")),
+                "{} {}",
+                route.0,
+                route.1
+            );
+            response.problem(StatusCode::UNAUTHORIZED, "unauthorized");
+        }
+        let basic = app
+            .request(
+                route.0.clone(),
+                &route.1,
+                &[("authorization", "Basic dXNlcjpwYXNz")],
+                None,
+            )
+            .await;
+        basic.problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    crate::helpers::assert_unchanged(&app, &client).await;
+    assert_eq!(
+        app.list("")
+            .await
+            .expect(StatusCode::OK)
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "nothing registered"
+    );
+    // Health, the spec and Swagger UI need no key.
+    for path in ["/health/live", "/health/ready", "/api-docs/openapi.json"] {
+        app.request(Method::GET, path, &[("authorization", "")], None)
+            .await
+            .expect(StatusCode::OK);
+    }
+}
+
+async fn another_organizations_client_is_a_404_on_every_route_and_changes_nothing(app: TestApp) {
+    let (_, other_key) = app.new_key(Some(2), "org 2").await;
+    let theirs = app
+        .request(
+            Method::POST,
+            "/api/v1/clients/person",
+            &[("authorization", &format!("Bearer {other_key}"))],
+            Some(Body::Json(person())),
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .body;
+    assert_eq!(theirs["organization_id"], 2);
+    let mine = app.registered().await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    for (route, unknown_route) in routes(&id_of(&theirs))
+        .into_iter()
+        .zip(routes(&unknown))
+        .skip(1)
+        .take(3)
+    {
+        let response = call(&app, &app.key, &route).await;
+        let body = response.problem(StatusCode::NOT_FOUND, "not_found");
+        let unknown_body = call(&app, &app.key, &unknown_route)
+            .await
+            .problem(StatusCode::NOT_FOUND, "not_found");
+        assert_eq!(
+            (body["detail"].clone(), body["title"].clone()),
+            (
+                unknown_body["detail"].clone(),
+                unknown_body["title"].clone()
+            )
+        );
+    }
+    let star = app
+        .update_with(
+            &id_of(&theirs),
+            &[("if-match", "*")],
+            json!({"city": "Nice"}),
+        )
+        .await;
+    star.problem(StatusCode::NOT_FOUND, "not_found");
+    let listed = app.list("").await.expect(StatusCode::OK).body;
+    assert_eq!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(id_of)
+            .collect::<Vec<_>>(),
+        [id_of(&mine)]
+    );
+
+    // Seen by its own organization, the client and its history are untouched.
+    let theirs_now = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/clients/{}", id_of(&theirs)),
+            &[("authorization", &format!("Bearer {other_key}"))],
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(theirs_now.body, theirs);
+    let history = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/clients/{}/history", id_of(&theirs)),
+            &[("authorization", &format!("Bearer {other_key}"))],
+            None,
+        )
+        .await
+        .expect(StatusCode::OK)
+        .body;
+    assert_eq!(history.as_array().unwrap().len(), 1);
+    // An organization key cannot choose another organization.
+    app.list("?organization_id=2")
+        .await
+        .problem(StatusCode::BAD_REQUEST, "invalid_parameter");
+    let mut body = person();
+    body["organization_id"] = json!(2);
+    assert_eq!(
+        app.register(body).await.field_errors(),
+        [("/organization_id".to_owned(), "read_only_field".to_owned())]
+    );
+}
+
+async fn an_admin_key_sees_every_organization_and_names_one_to_register(app: TestApp) {
+    let (admin, admin_key) = app.new_key(None, "back office").await;
+    let auth = format!("Bearer {admin_key}");
+    let as_admin = [("authorization", auth.as_str())];
+    let mine = app.registered().await;
+
+    let errors = app
+        .request(
+            Method::POST,
+            "/api/v1/clients/person",
+            &as_admin,
+            Some(Body::Json(person())),
+        )
+        .await
+        .field_errors();
+    assert_eq!(
+        errors,
+        [("/organization_id".to_owned(), "required".to_owned())]
+    );
+    let mut body = person();
+    body["organization_id"] = json!(2);
+    let theirs = app
+        .request(
+            Method::POST,
+            "/api/v1/clients/person",
+            &as_admin,
+            Some(Body::Json(body)),
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .body;
+    assert_eq!(theirs["organization_id"], 2);
+
+    for client in [&mine, &theirs] {
+        app.request(
+            Method::GET,
+            &format!("/api/v1/clients/{}", id_of(client)),
+            &as_admin,
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+    }
+    let all = app
+        .request(Method::GET, "/api/v1/clients", &as_admin, None)
+        .await
+        .expect(StatusCode::OK)
+        .body;
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    let only_2 = app
+        .request(
+            Method::GET,
+            "/api/v1/clients?organization_id=2",
+            &as_admin,
+            None,
+        )
+        .await
+        .expect(StatusCode::OK)
+        .body;
+    assert_eq!(
+        only_2
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(id_of)
+            .collect::<Vec<_>>(),
+        [id_of(&theirs)]
+    );
+
+    let path = format!("/api/v1/clients/person/{}", id_of(&mine));
+    app.request(
+        Method::PUT,
+        &path,
+        &as_admin,
+        Some(Body::Json(json!({"risk_level": "High"}))),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let history = app
+        .history(&id_of(&mine), "")
+        .await
+        .expect(StatusCode::OK)
+        .body;
+    assert_eq!(
+        history[0]["actor"],
+        json!({"key_id": admin.id.to_string(), "name": "back office"})
+    );
+    assert_eq!(history[1]["actor"]["name"], "test");
+}
+
+async fn keys_are_stored_as_hashes_never_as_keys(app: TestApp) {
+    let keys = app.store.list_api_keys().unwrap();
+    let secret = &app.key[app.key.len() - 64..];
+    assert_eq!(keys.len(), 1);
+    assert_ne!(keys[0].secret_hash, secret);
+    assert!(!keys[0].secret_hash.contains(secret) && !keys[0].name.contains(secret));
+    assert_eq!(keys[0].secret_hash.len(), 64, "hex SHA-256");
+    app.list("").await.expect(StatusCode::OK);
+    assert!(
+        app.store.list_api_keys().unwrap()[0].last_used_at.is_some(),
+        "last use is recorded"
+    );
+}
+
+crate::on_both_backends!(
+    every_route_refuses_a_missing_wrong_or_revoked_key_with_401,
+    another_organizations_client_is_a_404_on_every_route_and_changes_nothing,
+    an_admin_key_sees_every_organization_and_names_one_to_register,
+    keys_are_stored_as_hashes_never_as_keys,
+);
+
+/// A running server process, stopped (and reaped) when dropped, panics included.
+struct RunningServer(std::process::Child);
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the server binary on `database` until it listens; returns its stdout so far and port.
+fn start_server(database: &str) -> (RunningServer, Vec<String>, u16) {
+    let mut server = RunningServer(
+        Command::new(env!("CARGO_BIN_EXE_clients-api"))
+            .args(["--bind", "127.0.0.1:0", "--database-url", database])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut reader = BufReader::new(server.0.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        let read = reader.read_line(&mut line).unwrap_or(0);
+        assert!(
+            read > 0 && Instant::now() < deadline,
+            "server did not start: {lines:?}"
+        );
+        if let Some(port) = line.split("listening on: 127.0.0.1:").nth(1) {
+            let port = port
+                .trim()
+                .trim_end_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .unwrap();
+            return (server, lines, port);
+        }
+        lines.push(line);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_start_of_the_embedded_database_prints_a_working_key_once() {
+    let (database, _guard) = fresh_database(Backend::Sqlite).unwrap();
+    let (first, output, port) = start_server(&database);
+    let key = output
+        .iter()
+        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("crk_")))
+        .expect("a key is printed");
+    assert!(
+        output.iter().any(|l| l.contains("Authorization: Bearer")),
+        "a line says how to use it"
+    );
+    let response = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v1/clients"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    drop(first);
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let (second, output, _) = start_server(&database);
+    drop(second);
+    assert!(
+        !output.iter().any(|l| l.contains("crk_")),
+        "no key on the second start: {output:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_is_never_bootstrapped() {
+    let Some((database, _guard)) = fresh_database(Backend::Postgres) else {
+        return;
+    };
+    let mut config = api::Config::with_database(database);
+    config.bind = "127.0.0.1:0".to_owned();
+    let app = api::Application::build(config).await.unwrap();
+    assert_eq!(app.bootstrap_key(), None);
+}
+
+fn cli(database: &str, args: &[&str]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_clients-api"))
+        .args(["--database-url", database, "keys"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        output.status.success(),
+        format!("{text}\n[{}]", output.status),
+    )
+}
+
+async fn keys_are_created_listed_and_revoked_from_the_command_line(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (ok, created) = cli(
+        &app.database_url,
+        &["create", "--organization-id", "1", "--name", "partner crm"],
+    );
+    assert!(ok, "{created}");
+    let key = created
+        .split_whitespace()
+        .find(|w| w.starts_with("crk_"))
+        .unwrap()
+        .to_owned();
+    let auth = format!("Bearer {key}");
+    app.request(
+        Method::GET,
+        "/api/v1/clients",
+        &[("authorization", &auth)],
+        None,
+    )
+    .await
+    .expect(StatusCode::OK);
+
+    let (ok, listed) = cli(&app.database_url, &["list"]);
+    assert!(ok && listed.contains("partner crm"), "{listed}");
+    assert!(
+        !listed.contains(&key[key.len() - 64..]),
+        "list never shows secrets"
+    );
+    let id = listed
+        .lines()
+        .find(|l| l.contains("partner crm"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let (ok, out) = cli(&app.database_url, &["revoke", &id]);
+    assert!(ok, "{out}");
+    app.request(
+        Method::GET,
+        "/api/v1/clients",
+        &[("authorization", &auth)],
+        None,
+    )
+    .await
+    .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    assert!(
+        !cli(&app.database_url, &["revoke", &id]).0,
+        "a revoked key cannot be revoked again"
+    );
+    let (ok, admin) = cli(&app.database_url, &["create", "--admin", "--name", "ops"]);
+    assert!(ok && admin.contains("every organization"), "{admin}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_keys_are_created_listed_and_revoked_from_the_command_line() {
+    keys_are_created_listed_and_revoked_from_the_command_line(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_keys_are_created_listed_and_revoked_from_the_command_line() {
+    keys_are_created_listed_and_revoked_from_the_command_line(Backend::Postgres).await;
+}
