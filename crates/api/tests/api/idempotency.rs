@@ -143,7 +143,35 @@ async fn a_key_expires_after_24_hours(app: TestApp) {
     assert_eq!(client_count(&app).await, 2);
 }
 
+async fn keys_are_scoped_to_the_organization(app: TestApp) {
+    register_with_key(&app, "shared-key", person())
+        .await
+        .expect(StatusCode::CREATED);
+    let (_, other) = app.new_key(Some(2), "org 2").await;
+    let auth = format!("Bearer {other}");
+    let headers = [
+        ("idempotency-key", "shared-key"),
+        ("authorization", auth.as_str()),
+    ];
+    let theirs = app
+        .request(
+            Method::POST,
+            "/api/v1/clients/person",
+            &headers,
+            Some(Body::Json(person())),
+        )
+        .await;
+    let theirs = theirs.expect(StatusCode::CREATED);
+    assert_eq!(
+        theirs.header("idempotent-replayed"),
+        None,
+        "another organization's key is another key"
+    );
+    assert_eq!(theirs.body["organization_id"], 2);
+}
+
 crate::on_both_backends!(
+    keys_are_scoped_to_the_organization,
     a_retry_with_the_same_key_and_body_replays_the_first_response_and_creates_nothing,
     the_same_key_with_another_body_is_422_and_creates_nothing,
     concurrent_requests_with_one_key_create_one_client,
