@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{fresh_database, id_of, person, Backend, Body, TestApp};
+use crate::helpers::{fresh_database, id_of, person, Backend, TestApp};
 
 /// Every `/api/v1` route, as (method, path, body) for one client id.
 fn routes(id: &str) -> Vec<(Method, String, Option<Value>)> {
@@ -33,19 +33,8 @@ async fn call(
     key: &str,
     route: &(Method, String, Option<Value>),
 ) -> crate::helpers::Response {
-    let authorization = if key.is_empty() {
-        String::new()
-    } else {
-        format!("Bearer {key}")
-    };
-    let body = route.2.clone().map(Body::Json);
-    app.request(
-        route.0.clone(),
-        &route.1,
-        &[("authorization", &authorization)],
-        body,
-    )
-    .await
+    app.request_as(key, route.0.clone(), &route.1, route.2.clone())
+        .await
 }
 
 async fn every_route_refuses_a_missing_wrong_or_revoked_key_with_401(app: TestApp) {
@@ -110,11 +99,11 @@ async fn every_route_refuses_a_missing_wrong_or_revoked_key_with_401(app: TestAp
 async fn another_organizations_client_is_a_404_on_every_route_and_changes_nothing(app: TestApp) {
     let (_, other_key) = app.new_key(Some(2), "org 2").await;
     let theirs = app
-        .request(
+        .request_as(
+            &other_key,
             Method::POST,
             "/api/v1/clients/person",
-            &[("authorization", &format!("Bearer {other_key}"))],
-            Some(Body::Json(person())),
+            Some(person()),
         )
         .await
         .expect(StatusCode::CREATED)
@@ -162,20 +151,20 @@ async fn another_organizations_client_is_a_404_on_every_route_and_changes_nothin
 
     // Seen by its own organization, the client and its history are untouched.
     let theirs_now = app
-        .request(
+        .request_as(
+            &other_key,
             Method::GET,
             &format!("/api/v1/clients/{}", id_of(&theirs)),
-            &[("authorization", &format!("Bearer {other_key}"))],
             None,
         )
         .await
         .expect(StatusCode::OK);
     assert_eq!(theirs_now.body, theirs);
     let history = app
-        .request(
+        .request_as(
+            &other_key,
             Method::GET,
             &format!("/api/v1/clients/{}/history", id_of(&theirs)),
-            &[("authorization", &format!("Bearer {other_key}"))],
             None,
         )
         .await
@@ -196,16 +185,14 @@ async fn another_organizations_client_is_a_404_on_every_route_and_changes_nothin
 
 async fn an_admin_key_sees_every_organization_and_names_one_to_register(app: TestApp) {
     let (admin, admin_key) = app.new_key(None, "back office").await;
-    let auth = format!("Bearer {admin_key}");
-    let as_admin = [("authorization", auth.as_str())];
     let mine = app.registered().await;
 
     let errors = app
-        .request(
+        .request_as(
+            &admin_key,
             Method::POST,
             "/api/v1/clients/person",
-            &as_admin,
-            Some(Body::Json(person())),
+            Some(person()),
         )
         .await
         .field_errors();
@@ -216,11 +203,11 @@ async fn an_admin_key_sees_every_organization_and_names_one_to_register(app: Tes
     let mut body = person();
     body["organization_id"] = json!(2);
     let theirs = app
-        .request(
+        .request_as(
+            &admin_key,
             Method::POST,
             "/api/v1/clients/person",
-            &as_admin,
-            Some(Body::Json(body)),
+            Some(body),
         )
         .await
         .expect(StatusCode::CREATED)
@@ -228,26 +215,26 @@ async fn an_admin_key_sees_every_organization_and_names_one_to_register(app: Tes
     assert_eq!(theirs["organization_id"], 2);
 
     for client in [&mine, &theirs] {
-        app.request(
+        app.request_as(
+            &admin_key,
             Method::GET,
             &format!("/api/v1/clients/{}", id_of(client)),
-            &as_admin,
             None,
         )
         .await
         .expect(StatusCode::OK);
     }
     let all = app
-        .request(Method::GET, "/api/v1/clients", &as_admin, None)
+        .request_as(&admin_key, Method::GET, "/api/v1/clients", None)
         .await
         .expect(StatusCode::OK)
         .body;
     assert_eq!(all.as_array().unwrap().len(), 2);
     let only_2 = app
-        .request(
+        .request_as(
+            &admin_key,
             Method::GET,
             "/api/v1/clients?organization_id=2",
-            &as_admin,
             None,
         )
         .await
@@ -264,11 +251,11 @@ async fn an_admin_key_sees_every_organization_and_names_one_to_register(app: Tes
     );
 
     let path = format!("/api/v1/clients/person/{}", id_of(&mine));
-    app.request(
+    app.request_as(
+        &admin_key,
         Method::PUT,
         &path,
-        &as_admin,
-        Some(Body::Json(json!({"risk_level": "High"}))),
+        Some(json!({"risk_level": "High"})),
     )
     .await
     .expect(StatusCode::OK);

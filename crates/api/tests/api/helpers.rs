@@ -250,6 +250,28 @@ impl TestApp {
         }
     }
 
+    /// A request with another key (`""` sends none).
+    pub async fn request_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let authorization = if key.is_empty() {
+            String::new()
+        } else {
+            format!("Bearer {key}")
+        };
+        self.request(
+            method,
+            path,
+            &[("authorization", &authorization)],
+            body.map(Body::Json),
+        )
+        .await
+    }
+
     pub async fn register(&self, body: Value) -> Response {
         self.request(
             Method::POST,
