@@ -27,8 +27,9 @@ use crate::problem::{ApiError, Problem};
 )]
 #[get("/clients/{id}")]
 pub async fn get_client(
-    id: Path<Uuid>,
+    // First, so that nothing about the request is looked at before the key is.
     caller: Caller,
+    id: Path<Uuid>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();

@@ -93,9 +93,10 @@ fn to_out(entry: HistoryEntry) -> Result<HistoryEntryOut, ApiError> {
 )]
 #[get("/clients/{id}/history")]
 pub async fn client_history(
+    // First, so that nothing about the request is looked at before the key is.
+    caller: Caller,
     req: HttpRequest,
     id: Path<Uuid>,
-    caller: Caller,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();

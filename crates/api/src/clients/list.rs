@@ -96,8 +96,9 @@ fn filter_params(
 )]
 #[get("/clients")]
 pub async fn list_clients(
-    req: HttpRequest,
+    // First, so that nothing about the request is looked at before the key is.
     caller: Caller,
+    req: HttpRequest,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let mut query = Query::parse(&req)?;

@@ -147,9 +147,10 @@ pub struct RegisterPersonIn {
 )]
 #[post("/clients/person")]
 pub async fn register_person(
+    // First, so that nothing about the request is looked at before the key is.
+    caller: Caller,
     req: HttpRequest,
     body: Bytes,
-    caller: Caller,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let mut members = json_members(&req, &body)?;

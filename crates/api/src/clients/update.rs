@@ -114,10 +114,11 @@ pub struct UpdatePersonIn {
 )]
 #[put("/clients/person/{id}")]
 pub async fn update_person(
+    // First, so that nothing about the request is looked at before the key is.
+    caller: Caller,
     req: HttpRequest,
     id: Path<Uuid>,
     body: Bytes,
-    caller: Caller,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();

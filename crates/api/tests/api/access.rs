@@ -76,6 +76,21 @@ async fn every_route_refuses_a_missing_wrong_or_revoked_key_with_401(app: TestAp
             .await;
         basic.problem(StatusCode::UNAUTHORIZED, "unauthorized");
     }
+    // The key is checked before anything else: a bad id or an oversized body does not tell an
+    // unauthenticated caller anything.
+    let big = json!({"kyc_note": "n".repeat(70 * 1024)});
+    for (method, path, body) in [
+        (Method::GET, "/api/v1/clients/not-a-uuid".to_owned(), None),
+        (
+            Method::PUT,
+            format!("/api/v1/clients/person/{}", id_of(&client)),
+            Some(big),
+        ),
+    ] {
+        app.request_as("", method, &path, body)
+            .await
+            .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
     crate::helpers::assert_unchanged(&app, &client).await;
     assert_eq!(
         app.list("")
