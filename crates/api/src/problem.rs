@@ -124,14 +124,40 @@ impl ErrorCode {
     }
 }
 
+/// Where a refused part of a request is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A member of the JSON body, by name.
+    Body(String),
+    /// A query parameter, by name.
+    Query(String),
+}
+
+/// One refused part of a request, listed in a problem's `errors`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub at: Location,
+    /// A stable code: a domain `FieldCode`, or one of the API's own (`invalid_value`, ...).
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl From<FieldError> for Refusal {
+    fn from(error: FieldError) -> Self {
+        Refusal {
+            at: Location::Body(error.field),
+            code: error.code.as_str(),
+            message: error.message,
+        }
+    }
+}
+
 /// An error a handler answers with.
 #[derive(Debug)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub detail: String,
-    pub errors: Vec<FieldError>,
-    /// Whether `errors` name query parameters rather than body members.
-    pub in_query: bool,
+    pub errors: Vec<Refusal>,
     /// The client's current `ETag`, for `412`.
     pub etag: Option<String>,
 }
@@ -142,7 +168,6 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
-            in_query: false,
             etag: None,
         }
     }
@@ -159,21 +184,26 @@ impl ApiError {
             1 => "1 field is invalid; see `errors`.".to_owned(),
             n => format!("{n} fields are invalid; see `errors`."),
         };
+        let errors = errors.into_iter().map(Refusal::from).collect();
         Self {
             errors,
             ..Self::new(ErrorCode::ValidationFailed, detail)
         }
     }
 
-    pub fn invalid_parameters(errors: Vec<FieldError>) -> Self {
-        let names: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    pub fn invalid_parameters(errors: Vec<Refusal>) -> Self {
+        let names: Vec<&str> = errors
+            .iter()
+            .map(|e| match &e.at {
+                Location::Query(name) | Location::Body(name) => name.as_str(),
+            })
+            .collect();
         let detail = format!(
             "Invalid query parameter(s): {}; see `errors`.",
             names.join(", ")
         );
         Self {
             errors,
-            in_query: true,
             ..Self::new(ErrorCode::InvalidParameter, detail)
         }
     }
@@ -294,8 +324,8 @@ pub fn render(
     request_id: &str,
 ) -> HttpResponse<BoxBody> {
     let api_error = error.and_then(|e| e.as_error::<ApiError>());
-    let (code, detail, errors, in_query) = match api_error {
-        Some(e) => (e.code, e.detail.clone(), e.errors.as_slice(), e.in_query),
+    let (code, detail, errors) = match api_error {
+        Some(e) => (e.code, e.detail.clone(), e.errors.as_slice()),
         None => {
             let code = ErrorCode::for_status(status);
             let detail = match (code, error) {
@@ -308,7 +338,7 @@ pub fn render(
                 (_, Some(e)) if status.is_client_error() => e.to_string(),
                 _ => status.canonical_reason().unwrap_or("Error").to_owned(),
             };
-            (code, detail, &[][..], false)
+            (code, detail, &[][..])
         }
     };
     let body = Problem {
@@ -321,9 +351,15 @@ pub fn render(
         errors: errors
             .iter()
             .map(|e| ProblemField {
-                pointer: (!in_query).then(|| pointer(&e.field)),
-                parameter: in_query.then(|| e.field.clone()),
-                code: e.code.as_str().to_owned(),
+                pointer: match &e.at {
+                    Location::Body(member) => Some(pointer(member)),
+                    Location::Query(_) => None,
+                },
+                parameter: match &e.at {
+                    Location::Query(name) => Some(name.clone()),
+                    Location::Body(_) => None,
+                },
+                code: e.code.to_owned(),
                 message: e.message.clone(),
             })
             .collect(),

@@ -4,10 +4,22 @@
 use std::str::FromStr;
 
 use actix_web::HttpRequest;
-use domain::{FieldCode, FieldError};
 use utoipa::IntoParams;
 
-use crate::problem::ApiError;
+use crate::problem::{ApiError, Location, Refusal};
+
+/// A parameter with a value it cannot take.
+const INVALID_VALUE: &str = "invalid_value";
+/// A parameter the operation does not have.
+const UNKNOWN_PARAMETER: &str = "unknown_parameter";
+
+fn refusal(name: &str, code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal {
+        at: Location::Query(name.to_owned()),
+        code,
+        message: message.into(),
+    }
+}
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
@@ -15,16 +27,16 @@ pub const MAX_LIMIT: i64 = 200;
 /// The query string of a request, read strictly.
 pub struct Query {
     pairs: Vec<(String, String)>,
-    errors: Vec<FieldError>,
+    errors: Vec<Refusal>,
 }
 
 impl Query {
     pub fn parse(req: &HttpRequest) -> Result<Self, ApiError> {
         let pairs: Vec<(String, String)> =
             serde_urlencoded::from_str(req.query_string()).map_err(|_| {
-                ApiError::invalid_parameters(vec![FieldError::new(
+                ApiError::invalid_parameters(vec![refusal(
                     "query",
-                    FieldCode::InvalidValue,
+                    INVALID_VALUE,
                     "the query string is not valid URL encoding",
                 )])
             })?;
@@ -40,21 +52,15 @@ impl Query {
         let (_, raw) = self.pairs.remove(index);
         if self.pairs.iter().any(|(n, _)| n == name) {
             self.pairs.retain(|(n, _)| n != name);
-            self.errors.push(FieldError::new(
-                name,
-                FieldCode::InvalidValue,
-                "must be given at most once",
-            ));
+            self.errors
+                .push(refusal(name, INVALID_VALUE, "must be given at most once"));
             return None;
         }
         match raw.parse() {
             Ok(value) => Some(value),
             Err(_) => {
-                self.errors.push(FieldError::new(
-                    name,
-                    FieldCode::InvalidValue,
-                    format!("must be {expected}"),
-                ));
+                self.errors
+                    .push(refusal(name, INVALID_VALUE, format!("must be {expected}")));
                 None
             }
         }
@@ -65,17 +71,17 @@ impl Query {
         let expected = format!("an integer from 1 to {MAX_LIMIT}");
         let limit = self.get::<i64>("limit", &expected);
         if limit.is_some_and(|l| !(1..=MAX_LIMIT).contains(&l)) {
-            self.errors.push(FieldError::new(
+            self.errors.push(refusal(
                 "limit",
-                FieldCode::InvalidValue,
+                INVALID_VALUE,
                 format!("must be {expected}"),
             ));
         }
         let offset = self.get::<i64>("offset", "an integer, 0 or more");
         if offset.is_some_and(|o| o < 0) {
-            self.errors.push(FieldError::new(
+            self.errors.push(refusal(
                 "offset",
-                FieldCode::InvalidValue,
+                INVALID_VALUE,
                 "must be an integer, 0 or more",
             ));
         }
@@ -90,9 +96,9 @@ impl Query {
     /// Fails with every bad or unknown parameter at once.
     pub fn finish(mut self) -> Result<(), ApiError> {
         for (name, _) in self.pairs.drain(..) {
-            self.errors.push(FieldError::new(
-                name,
-                FieldCode::UnknownParameter,
+            self.errors.push(refusal(
+                &name,
+                UNKNOWN_PARAMETER,
                 "is not a parameter of this operation",
             ));
         }

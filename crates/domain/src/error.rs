@@ -29,10 +29,6 @@ pub enum FieldCode {
     UnknownField,
     /// `is_blacklisted = true` without a `blacklisted_comment`.
     BlacklistCommentRequired,
-    /// A query parameter with a value it cannot take.
-    InvalidValue,
-    /// A query parameter the operation does not have.
-    UnknownParameter,
 }
 
 impl FieldCode {
@@ -51,8 +47,6 @@ impl FieldCode {
             Self::ReadOnlyField => "read_only_field",
             Self::UnknownField => "unknown_field",
             Self::BlacklistCommentRequired => "blacklisted_comment_required",
-            Self::InvalidValue => "invalid_value",
-            Self::UnknownParameter => "unknown_parameter",
         }
     }
 }
