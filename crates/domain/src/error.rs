@@ -90,6 +90,10 @@ impl Errors {
         result.map_err(|e| self.push(e)).ok()
     }
 
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.0
+    }
+
     pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, Vec<FieldError>> {
         if self.0.is_empty() {
             Ok(value())

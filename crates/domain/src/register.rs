@@ -316,45 +316,78 @@ impl NewClient {
             parse_enum::<RiskLevel>(f, v, RiskLevel::expected)
         });
 
-        e.into_result(|| {
-            // Every `required` above recorded an error when it returned `None`, so on this path
-            // all of them are `Some`.
-            let need = |o: Option<String>| o.unwrap_or_default();
-            NewClient(Client {
-                id: Uuid::nil(),
-                organization_id: 0,
-                version: 1,
-                created_at: DateTime::UNIX_EPOCH,
-                updated_at: DateTime::UNIX_EPOCH,
-                kyc_level: kyc_level.unwrap_or(KycLevel::FullKyc),
-                kyc_status: KycStatus::NotStarted,
-                risk_level: risk_level.unwrap_or(RiskLevel::Low),
-                is_blacklisted: false,
-                blacklisted_comment: None,
-                blocked: false,
-                kyc_note,
-                external_client_code,
-                first_name: need(first_name),
-                middle_name,
-                last_name: need(last_name),
-                date_of_birth: date_of_birth.unwrap_or_default(),
-                gender: gender.unwrap_or(Gender::Female),
-                nationality: need(nationality),
-                birth_country: need(birth_country),
-                country_of_tax_residence: need(tax_residence),
-                email: need(email_),
-                second_email,
-                mobile_phone_number: mobile,
-                second_mobile_phone_number: second_mobile,
-                address: need(address),
-                city: need(city),
-                postcode: need(postcode),
-                state_province,
-                country_code: need(country_code),
-                planned_income,
-                planned_expenditure,
-            })
-        })
+        let errors = e.into_vec();
+        // A missing required field recorded an error, so this only fails when there are errors.
+        let (
+            Some(first_name),
+            Some(last_name),
+            Some(date_of_birth),
+            Some(gender),
+            Some(nationality),
+            Some(birth_country),
+            Some(country_of_tax_residence),
+            Some(email),
+            Some(address),
+            Some(city),
+            Some(postcode),
+            Some(country_code),
+            Some(kyc_level),
+        ) = (
+            first_name,
+            last_name,
+            date_of_birth,
+            gender,
+            nationality,
+            birth_country,
+            tax_residence,
+            email_,
+            address,
+            city,
+            postcode,
+            country_code,
+            kyc_level,
+        )
+        else {
+            return Err(errors);
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(NewClient(Client {
+            // Set by `into_client`.
+            id: Uuid::nil(),
+            organization_id: 0,
+            version: 1,
+            created_at: DateTime::UNIX_EPOCH,
+            updated_at: DateTime::UNIX_EPOCH,
+            kyc_level,
+            kyc_status: KycStatus::NotStarted,
+            risk_level: risk_level.unwrap_or(RiskLevel::Low),
+            is_blacklisted: false,
+            blacklisted_comment: None,
+            blocked: false,
+            kyc_note,
+            external_client_code,
+            first_name,
+            middle_name,
+            last_name,
+            date_of_birth,
+            gender,
+            nationality,
+            birth_country,
+            country_of_tax_residence,
+            email,
+            second_email,
+            mobile_phone_number: mobile,
+            second_mobile_phone_number: second_mobile,
+            address,
+            city,
+            postcode,
+            state_province,
+            country_code,
+            planned_income,
+            planned_expenditure,
+        }))
     }
 
     /// The first version of the client: server-owned fields set, `kyc_status` `NOT_STARTED`,

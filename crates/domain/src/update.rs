@@ -161,7 +161,8 @@ impl UpdatePlan {
         self.changes.is_empty()
     }
 
-    pub fn changes(&self, field: UpdateField) -> bool {
+    /// Whether the update really changes `field`.
+    pub fn changed(&self, field: UpdateField) -> bool {
         self.changes.iter().any(|c| c.field == field)
     }
 }

@@ -445,7 +445,7 @@ impl Store {
                     return Ok(plan);
                 }
                 let next = &plan.client;
-                if plan.changes(UpdateField::Email) {
+                if plan.changed(UpdateField::Email) {
                     let taken = c::clients
                         .filter(c::organization_id.eq(next.organization_id))
                         .filter(lower(c::email).eq(lower(&next.email)))
@@ -458,7 +458,7 @@ impl Store {
                         return Err(StoreError::Conflict(Conflict::Email).into());
                     }
                 }
-                let set = |field: UpdateField| plan.changes(field);
+                let set = |field: UpdateField| plan.changed(field);
                 use UpdateField as F;
                 diesel::update(c::clients.filter(c::id.eq(DbUuid(id))))
                     .set((
