@@ -250,6 +250,17 @@ impl TestApp {
         }
     }
 
+    /// How many clients the test's key sees (up to 200).
+    pub async fn client_count(&self) -> usize {
+        self.list("?limit=200")
+            .await
+            .expect(StatusCode::OK)
+            .body
+            .as_array()
+            .expect("a JSON array")
+            .len()
+    }
+
     /// A request with another key (`""` sends none).
     pub async fn request_as(
         &self,

@@ -18,16 +18,6 @@ async fn register_with_key(app: &TestApp, key: &str, body: Value) -> Response {
     .await
 }
 
-async fn client_count(app: &TestApp) -> usize {
-    app.list("?limit=200")
-        .await
-        .expect(StatusCode::OK)
-        .body
-        .as_array()
-        .unwrap()
-        .len()
-}
-
 async fn a_retry_with_the_same_key_and_body_replays_the_first_response_and_creates_nothing(
     app: TestApp,
 ) {
@@ -52,7 +42,7 @@ async fn a_retry_with_the_same_key_and_body_replays_the_first_response_and_creat
     assert_eq!(retry.body, first.body);
     assert_eq!(retry.header("location"), first.header("location"));
     assert_eq!(retry.header("etag"), first.header("etag"));
-    assert_eq!(client_count(&app).await, 1);
+    assert_eq!(app.client_count().await, 1);
 }
 
 async fn the_same_key_with_another_body_is_422_and_creates_nothing(app: TestApp) {
@@ -62,12 +52,12 @@ async fn the_same_key_with_another_body_is_422_and_creates_nothing(app: TestApp)
     register_with_key(&app, "key-1", person())
         .await
         .problem(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
-    assert_eq!(client_count(&app).await, 1);
+    assert_eq!(app.client_count().await, 1);
     // Another key is another request.
     register_with_key(&app, "key-2", person())
         .await
         .expect(StatusCode::CREATED);
-    assert_eq!(client_count(&app).await, 2);
+    assert_eq!(app.client_count().await, 2);
 }
 
 async fn concurrent_requests_with_one_key_create_one_client(app: TestApp) {
@@ -87,7 +77,7 @@ async fn concurrent_requests_with_one_key_create_one_client(app: TestApp) {
         assert_eq!(other.status, StatusCode::CONFLICT, "{:#}", other.body);
         assert_eq!(other.body["code"], "idempotency_request_in_progress");
     }
-    assert_eq!(client_count(&app).await, 1);
+    assert_eq!(app.client_count().await, 1);
 }
 
 async fn an_invalid_key_is_400(app: TestApp) {
@@ -101,7 +91,7 @@ async fn an_invalid_key_is_400(app: TestApp) {
     register_with_key(&app, &"k".repeat(255), person())
         .await
         .expect(StatusCode::CREATED);
-    assert_eq!(client_count(&app).await, 1);
+    assert_eq!(app.client_count().await, 1);
 }
 
 async fn a_failed_request_frees_its_key(app: TestApp) {
@@ -118,7 +108,7 @@ async fn a_failed_request_frees_its_key(app: TestApp) {
     register_with_key(&app, "key-1", person())
         .await
         .expect(StatusCode::CREATED);
-    assert_eq!(client_count(&app).await, 2);
+    assert_eq!(app.client_count().await, 2);
 }
 
 async fn a_key_expires_after_24_hours(app: TestApp) {
@@ -140,7 +130,7 @@ async fn a_key_expires_after_24_hours(app: TestApp) {
     register_with_key(&app, "key-1", person())
         .await
         .expect(StatusCode::CREATED);
-    assert_eq!(client_count(&app).await, 2);
+    assert_eq!(app.client_count().await, 2);
 }
 
 async fn keys_are_scoped_to_the_organization(app: TestApp) {
@@ -170,7 +160,43 @@ async fn keys_are_scoped_to_the_organization(app: TestApp) {
     assert_eq!(theirs.body["organization_id"], 2);
 }
 
+/// Claims `key` for `body` as another server instance would, at `at`.
+fn claim_elsewhere(app: &TestApp, key: &str, body: &Value, at: chrono::DateTime<chrono::Utc>) {
+    let request_hash = api::body::canonical_hash(&serde_json::to_vec(body).unwrap());
+    let key = store::IdempotencyKey {
+        organization_id: 1,
+        key: key.to_owned(),
+        request_hash,
+    };
+    assert_eq!(
+        app.store.claim_idempotency_key(&key, at).unwrap(),
+        store::Claim::Claimed
+    );
+}
+
+async fn a_retry_while_the_first_request_runs_is_409_until_the_claim_is_abandoned(app: TestApp) {
+    let body = person();
+    claim_elsewhere(&app, "running", &body, chrono::Utc::now());
+    register_with_key(&app, "running", body.clone())
+        .await
+        .problem(StatusCode::CONFLICT, "idempotency_request_in_progress");
+    assert_eq!(app.client_count().await, 0);
+
+    // A claim left for over a minute belongs to a server that died mid-request: a retry runs.
+    claim_elsewhere(
+        &app,
+        "abandoned",
+        &body,
+        chrono::Utc::now() - chrono::TimeDelta::minutes(2),
+    );
+    register_with_key(&app, "abandoned", body)
+        .await
+        .expect(StatusCode::CREATED);
+    assert_eq!(app.client_count().await, 1);
+}
+
 crate::on_both_backends!(
+    a_retry_while_the_first_request_runs_is_409_until_the_claim_is_abandoned,
     keys_are_scoped_to_the_organization,
     a_retry_with_the_same_key_and_body_replays_the_first_response_and_creates_nothing,
     the_same_key_with_another_body_is_422_and_creates_nothing,
