@@ -13,6 +13,8 @@ pub enum FieldCode {
     InvalidType,
     /// The text is longer than the field allows.
     TooLong,
+    /// The text holds U+0000, which PostgreSQL cannot store.
+    InvalidCharacter,
     InvalidEmail,
     InvalidPhone,
     InvalidCountry,
@@ -37,6 +39,7 @@ impl FieldCode {
             Self::Required => "required",
             Self::InvalidType => "invalid_type",
             Self::TooLong => "too_long",
+            Self::InvalidCharacter => "invalid_character",
             Self::InvalidEmail => "invalid_email",
             Self::InvalidPhone => "invalid_phone",
             Self::InvalidCountry => "invalid_country",

@@ -20,9 +20,25 @@ pub mod max_len {
     pub const NOTE: usize = 2000;
     pub const PLANNED_AMOUNT: usize = 100;
     pub const EXTERNAL_CODE: usize = 100;
+
+    /// The limit of a request member, by its name; `None` for members that are not free text.
+    pub fn of(member: &str) -> Option<usize> {
+        Some(match member {
+            "first_name" | "middle_name" | "last_name" => NAME,
+            "email" | "second_email" => EMAIL,
+            "address" => ADDRESS,
+            "city" => CITY,
+            "postcode" => POSTCODE,
+            "state_province" => STATE_PROVINCE,
+            "kyc_note" | "blacklisted_comment" => NOTE,
+            "planned_income" | "planned_expenditure" => PLANNED_AMOUNT,
+            "external_client_code" => EXTERNAL_CODE,
+            _ => return None,
+        })
+    }
 }
 
-/// A trimmed, non-empty text of at most `max` characters.
+/// A trimmed, non-empty text of at most `max` characters, without U+0000.
 pub fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
     let value = raw.trim();
     if value.is_empty() {
@@ -30,6 +46,14 @@ pub fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
             field,
             FieldCode::Required,
             "must not be empty",
+        ));
+    }
+    // PostgreSQL text cannot hold U+0000. Other control characters are stored as sent.
+    if value.contains('\0') {
+        return Err(FieldError::new(
+            field,
+            FieldCode::InvalidCharacter,
+            "must not contain U+0000 (NUL)",
         ));
     }
     let len = value.chars().count();
@@ -149,6 +173,16 @@ mod tests {
     #[test]
     fn text_is_trimmed() {
         assert_eq!(text("city", "  Paris ", 100).unwrap(), "Paris");
+    }
+
+    #[test]
+    fn nul_is_refused_and_other_control_characters_kept() {
+        assert_eq!(
+            text("note", "Ada\u{0}", 100).unwrap_err().code,
+            FieldCode::InvalidCharacter
+        );
+        let kept = "line 1\r\n\tline 2 \u{1b}[1m \u{85}";
+        assert_eq!(text("note", kept, 100).unwrap(), kept.trim());
     }
 
     #[test]
