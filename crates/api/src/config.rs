@@ -83,6 +83,7 @@ impl Config {
             database_url: self.database_url.clone(),
             pool_size: self.db_pool_size,
             acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
+            ..store::StoreConfig::new(self.database_url.clone())
         }
     }
 }

@@ -41,15 +41,31 @@ impl From<DieselError> for StoreError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 _,
             ) => StoreError::Unavailable(error.to_string()),
-            // SQLite answers "database is locked" when busy_timeout runs out.
-            DieselError::DatabaseError(_, info)
-                if info.message().contains("database is locked") =>
-            {
+            DieselError::DatabaseError(_, info) if is_transient(info.message()) => {
                 StoreError::Unavailable(error.to_string())
             }
             _ => StoreError::Internal(error.to_string()),
         }
     }
+}
+
+/// Messages of failures that pass: the database is busy, going away or out of reach, not wrong.
+fn is_transient(message: &str) -> bool {
+    [
+        // SQLite, when busy_timeout runs out.
+        "database is locked",
+        // PostgreSQL's statement_timeout and lock_timeout.
+        "canceling statement due to",
+        // The server shutting down or an administrator ending the session.
+        "terminating connection",
+        // libpq, when the connection is lost mid-query.
+        "server closed the connection unexpectedly",
+        "no connection to the server",
+        "could not receive data from server",
+        "could not send data to server",
+    ]
+    .iter()
+    .any(|transient| message.contains(transient))
 }
 
 impl From<r2d2::Error> for StoreError {

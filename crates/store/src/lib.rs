@@ -6,16 +6,19 @@
 mod backend;
 mod error;
 mod idempotency;
+mod pool;
 mod row;
 mod schema;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::r2d2::{CustomizeConnection, Pool, R2D2Connection};
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use domain::history::{registration_changes, update_changes, Change};
@@ -24,6 +27,7 @@ use uuid::Uuid;
 
 pub use error::{Conflict, StoreError, UpdateError};
 pub use idempotency::{Claim, IdempotencyKey, StoredResponse, KEY_LIFETIME};
+use pool::{Manager, Tracked};
 use row::{ClientRow, DbUuid};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -132,6 +136,9 @@ pub struct StoreConfig {
     pub pool_size: u32,
     /// How long a request waits for a connection before the store reports itself unavailable.
     pub acquire_timeout: Duration,
+    /// PostgreSQL: the longest a statement may run (lock waits included) before it is cancelled
+    /// and the store reports itself unavailable. On SQLite, `acquire_timeout` bounds lock waits.
+    pub statement_timeout: Duration,
 }
 
 impl StoreConfig {
@@ -140,12 +147,42 @@ impl StoreConfig {
             database_url: database_url.into(),
             pool_size: 10,
             acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
         }
     }
 
     fn is_postgres(&self) -> bool {
         self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://")
+    }
+
+    /// The PostgreSQL URL with libpq's network timeouts filled in where the URL sets none, so
+    /// that a database host that vanishes without closing its connections (a partition, a
+    /// power loss) fails requests in seconds instead of after TCP's retransmissions (minutes):
+    /// connecting gives up after the acquire timeout, idle connections are probed by
+    /// keepalives, and data unacknowledged for 10 s closes the connection.
+    fn postgres_url(&self) -> String {
+        let connect = self.acquire_timeout.as_secs().max(2).to_string();
+        let defaults = [
+            ("connect_timeout", connect.as_str()),
+            ("keepalives", "1"),
+            ("keepalives_idle", "10"),
+            ("keepalives_interval", "5"),
+            ("keepalives_count", "3"),
+            ("tcp_user_timeout", "10000"),
+        ];
+        let mut url = self.database_url.clone();
+        let query = url.split_once('?').map_or("", |(_, q)| q).to_owned();
+        for (name, value) in defaults {
+            let given = query
+                .split('&')
+                .any(|pair| pair.split('=').next() == Some(name));
+            if !given {
+                url.push(if url.contains('?') { '&' } else { '?' });
+                url.push_str(&format!("{name}={value}"));
+            }
+        }
+        url
     }
 
     fn sqlite_path(&self) -> &str {
@@ -158,14 +195,51 @@ impl StoreConfig {
 
 #[derive(Clone)]
 enum Pools {
-    Postgres(Pool<ConnectionManager<PgConnection>>),
-    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+    Postgres(Pool<Manager<PgConnection>>),
+    Sqlite(Pool<Manager<SqliteConnection>>),
 }
 
 /// The clients store. Cheap to clone: clones share one connection pool.
 #[derive(Clone)]
 pub struct Store {
     pools: Pools,
+    /// Requests waiting for a connection right now (r2d2 does not count them).
+    waiting: Arc<AtomicUsize>,
+    acquire_timeout: Duration,
+}
+
+/// The connection pool at one instant, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// The most connections the pool opens.
+    pub max: u32,
+    /// Connections open, in use or idle.
+    pub open: u32,
+    pub idle: u32,
+    /// Requests waiting for a database thread or connection.
+    pub waiting: usize,
+}
+
+impl PoolStatus {
+    pub fn in_use(&self) -> u32 {
+        self.open.saturating_sub(self.idle)
+    }
+}
+
+/// Counts a request as waiting for the database (for a thread or a connection) while it lives.
+pub struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    fn start(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Waiting(Arc::clone(counter))
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Settings every SQLite connection gets: WAL so that readers never wait for the writer, a busy
@@ -176,8 +250,27 @@ struct SqlitePragmas {
     busy_timeout: Duration,
 }
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+/// Settings every PostgreSQL connection gets: a statement timeout, so that no request waits on
+/// the database (a lock held elsewhere, a runaway query) for longer than that. PostgreSQL then
+/// cancels the statement and the transaction rolls back: the request answers 503 having changed
+/// nothing.
+#[derive(Debug)]
+struct PgSettings {
+    statement_timeout: Duration,
+}
+
+impl CustomizeConnection<Tracked<PgConnection>, diesel::r2d2::Error> for PgSettings {
+    fn on_acquire(&self, conn: &mut Tracked<PgConnection>) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&format!(
+            "SET statement_timeout = {}",
+            self.statement_timeout.as_millis()
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl CustomizeConnection<Tracked<SqliteConnection>, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut Tracked<SqliteConnection>) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
              PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON;",
@@ -209,26 +302,22 @@ macro_rules! record_history {
 }
 
 macro_rules! with_backend {
-    ($pools:expr, |$conn:ident, $s:ident, $b:ident| $body:block) => {
-        match $pools {
-            Pools::Postgres(pool) => {
+    ($store:expr, |$conn:ident, $s:ident, $b:ident| $body:block) => {
+        match &$store.pools {
+            Pools::Postgres(pool) => $store.with_connection(pool, |$conn| {
                 #[allow(unused_imports)]
                 use crate::backend::pg as $b;
                 #[allow(unused_imports)]
                 use crate::schema::pg as $s;
-                let mut pooled = pool.get()?;
-                let $conn = &mut *pooled;
                 $body
-            }
-            Pools::Sqlite(pool) => {
+            }),
+            Pools::Sqlite(pool) => $store.with_connection(pool, |$conn| {
                 #[allow(unused_imports)]
                 use crate::backend::sqlite as $b;
                 #[allow(unused_imports)]
                 use crate::schema::sqlite as $s;
-                let mut pooled = pool.get()?;
-                let $conn = &mut *pooled;
                 $body
-            }
+            }),
         }
     };
 }
@@ -241,9 +330,14 @@ impl Store {
                 .max_size(config.pool_size)
                 .connection_timeout(config.acquire_timeout)
                 .min_idle(Some(1))
-                .build(ConnectionManager::<PgConnection>::new(&config.database_url))?;
+                .connection_customizer(Box::new(PgSettings {
+                    statement_timeout: config.statement_timeout,
+                }))
+                .build(Manager::<PgConnection>::new(config.postgres_url()))?;
             Store {
                 pools: Pools::Postgres(pool),
+                waiting: Arc::default(),
+                acquire_timeout: config.acquire_timeout,
             }
         } else {
             let path = config.sqlite_path();
@@ -262,9 +356,11 @@ impl Store {
                 .connection_customizer(Box::new(SqlitePragmas {
                     busy_timeout: config.acquire_timeout,
                 }))
-                .build(ConnectionManager::<SqliteConnection>::new(path))?;
+                .build(Manager::<SqliteConnection>::new(path))?;
             Store {
                 pools: Pools::Sqlite(pool),
+                waiting: Arc::default(),
+                acquire_timeout: config.acquire_timeout,
             }
         };
         store.migrate()?;
@@ -278,6 +374,10 @@ impl Store {
         match &self.pools {
             Pools::Postgres(pool) => {
                 let mut conn = pool.get()?;
+                // A migration, or waiting for another instance's, may take longer than any
+                // request may: this session has no statement timeout, and leaves the pool after.
+                conn.discard();
+                conn.batch_execute("SET statement_timeout = 0")?;
                 // Instances starting together must not run the same migration twice.
                 conn.batch_execute("SELECT pg_advisory_lock(7438209)")?;
                 let result = conn
@@ -295,6 +395,53 @@ impl Store {
         }
     }
 
+    /// Runs `work` on a connection from `pool`, waiting for one at most the acquire timeout.
+    /// When `work` fails, the connection is checked, so that a dead one leaves the pool.
+    fn with_connection<C, T, E>(
+        &self,
+        pool: &Pool<Manager<C>>,
+        work: impl FnOnce(&mut C) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        C: R2D2Connection + 'static,
+        E: From<StoreError>,
+    {
+        let mut pooled = {
+            let _waiting = Waiting::start(&self.waiting);
+            pool.get().map_err(StoreError::from)?
+        };
+        let result = work(&mut pooled);
+        if result.is_err() {
+            pooled.check();
+        }
+        result
+    }
+
+    /// Counts the caller as waiting for the database until the guard is dropped; for work queued
+    /// before it reaches the store.
+    pub fn waiting(&self) -> Waiting {
+        Waiting::start(&self.waiting)
+    }
+
+    /// How long a request may wait for the database before it is answered 503.
+    pub fn acquire_timeout(&self) -> Duration {
+        self.acquire_timeout
+    }
+
+    /// How the connection pool is doing right now.
+    pub fn pool_status(&self) -> PoolStatus {
+        let (max, state) = match &self.pools {
+            Pools::Postgres(pool) => (pool.max_size(), pool.state()),
+            Pools::Sqlite(pool) => (pool.max_size(), pool.state()),
+        };
+        PoolStatus {
+            max,
+            open: state.connections,
+            idle: state.idle_connections,
+            waiting: self.waiting.load(Ordering::Relaxed),
+        }
+    }
+
     /// `postgres` or `sqlite`.
     pub fn backend_name(&self) -> &'static str {
         match self.pools {
@@ -305,9 +452,7 @@ impl Store {
 
     /// A round trip to the database, for readiness checks.
     pub fn ping(&self) -> Result<(), StoreError> {
-        with_backend!(&self.pools, |conn, _s, _b| {
-            Ok(conn.batch_execute("SELECT 1")?)
-        })
+        with_backend!(self, |conn, _s, _b| { Ok(conn.batch_execute("SELECT 1")?) })
     }
 
     /// Stores a new client. The email and the external code must not be used by another client
@@ -321,7 +466,7 @@ impl Store {
         idempotency: Option<(&IdempotencyKey, &StoredResponse)>,
     ) -> Result<(), StoreError> {
         let changes = changes_json(&registration_changes(client))?;
-        with_backend!(&self.pools, |conn, s, b| {
+        with_backend!(self, |conn, s, b| {
             use s::clients::dsl as c;
             b::write_transaction(conn, |conn| {
                 let org = client.organization_id;
@@ -413,7 +558,7 @@ impl Store {
     /// The client with this id within the scope. A client of another organization is not found,
     /// exactly like an unknown id.
     pub fn get(&self, scope: Scope, id: Uuid) -> Result<Option<Client>, StoreError> {
-        with_backend!(&self.pools, |conn, s, _b| {
+        with_backend!(self, |conn, s, _b| {
             use s::clients::dsl as c;
             let row = c::clients
                 .filter(c::id.eq(DbUuid(id)))
@@ -434,7 +579,7 @@ impl Store {
         audit: &Audit,
         decide: impl FnOnce(&Client) -> Result<UpdatePlan, E>,
     ) -> Result<UpdatePlan, UpdateError<E>> {
-        with_backend!(&self.pools, |conn, s, b| {
+        with_backend!(self, |conn, s, b| {
             use s::clients::dsl as c;
             b::write_transaction(conn, |conn| {
                 let row = b::lock_client(conn, id)?.filter(|r| scope.allows(r.organization_id));
@@ -515,7 +660,7 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Option<(Vec<HistoryEntry>, bool)>, StoreError> {
-        with_backend!(&self.pools, |conn, s, _b| {
+        with_backend!(self, |conn, s, _b| {
             use s::client_history::dsl as h;
             use s::clients::dsl as c;
             let owner = c::clients
@@ -578,7 +723,7 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<Client>, bool), StoreError> {
-        with_backend!(&self.pools, |conn, s, _b| {
+        with_backend!(self, |conn, s, _b| {
             use s::clients::dsl as c;
             let mut query = c::clients.into_boxed();
             if let Scope::Organization(organization_id) = scope {
@@ -618,7 +763,7 @@ impl Store {
         key: &IdempotencyKey,
         now: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
-        with_backend!(&self.pools, |conn, s, b| {
+        with_backend!(self, |conn, s, b| {
             use s::idempotency_keys::dsl as k;
             b::write_transaction(conn, |conn| {
                 diesel::delete(
@@ -673,7 +818,7 @@ impl Store {
 
     /// Gives up a claimed key whose request failed, so that a retry runs anew.
     pub fn release_idempotency_key(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
-        with_backend!(&self.pools, |conn, s, _b| {
+        with_backend!(self, |conn, s, _b| {
             use s::idempotency_keys::dsl as k;
             diesel::delete(
                 k::idempotency_keys
@@ -688,7 +833,7 @@ impl Store {
 
     /// Stores a new key.
     pub fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        with_backend!(&self.pools, |conn, s, _b| {
+        with_backend!(self, |conn, s, _b| {
             use s::api_keys::dsl as k;
             diesel::insert_into(k::api_keys)
                 .values((
@@ -707,7 +852,7 @@ impl Store {
 
     /// The key with this id, revoked or not.
     pub fn find_api_key(&self, id: Uuid) -> Result<Option<ApiKey>, StoreError> {
-        with_backend!(&self.pools, |conn, s, _b| {
+        with_backend!(self, |conn, s, _b| {
             use s::api_keys::dsl as k;
             let row = k::api_keys
                 .filter(k::id.eq(DbUuid(id)))
@@ -719,7 +864,7 @@ impl Store {
 
     /// Every key, oldest first.
     pub fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        with_backend!(&self.pools, |conn, s, _b| {
+        with_backend!(self, |conn, s, _b| {
             use s::api_keys::dsl as k;
             let rows = k::api_keys
                 .order(k::created_at.asc())
@@ -730,7 +875,7 @@ impl Store {
 
     /// Whether any key exists, revoked or not.
     pub fn has_api_keys(&self) -> Result<bool, StoreError> {
-        with_backend!(&self.pools, |conn, s, _b| {
+        with_backend!(self, |conn, s, _b| {
             use s::api_keys::dsl as k;
             Ok(k::api_keys
                 .select(k::id)
@@ -742,7 +887,7 @@ impl Store {
 
     /// Revokes a key; `false` when there is no such key or it was already revoked.
     pub fn revoke_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        with_backend!(&self.pools, |conn, s, _b| {
+        with_backend!(self, |conn, s, _b| {
             use s::api_keys::dsl as k;
             let updated = diesel::update(
                 k::api_keys
@@ -757,7 +902,7 @@ impl Store {
 
     /// Records that a key was used. Callers throttle this: it is a write.
     pub fn touch_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
-        with_backend!(&self.pools, |conn, s, _b| {
+        with_backend!(self, |conn, s, _b| {
             use s::api_keys::dsl as k;
             diesel::update(k::api_keys.filter(k::id.eq(DbUuid(id))))
                 .set(k::last_used_at.eq(Some(now)))
@@ -769,5 +914,28 @@ impl Store {
     /// Whether this is the embedded SQLite database (where a first start creates a key).
     pub fn is_embedded(&self) -> bool {
         matches!(self.pools, Pools::Sqlite(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_get_network_timeouts_unless_they_set_their_own() {
+        let mut config = StoreConfig::new("postgres://u@h/db");
+        config.acquire_timeout = Duration::from_secs(5);
+        assert_eq!(
+            config.postgres_url(),
+            "postgres://u@h/db?connect_timeout=5&keepalives=1&keepalives_idle=10\
+             &keepalives_interval=5&keepalives_count=3&tcp_user_timeout=10000"
+        );
+        let config = StoreConfig::new(
+            "postgres://u@h/db?sslmode=require&keepalives_idle=60&connect_timeout=1",
+        );
+        let url = config.postgres_url();
+        assert!(url.starts_with("postgres://u@h/db?sslmode=require&keepalives_idle=60&connect_timeout=1&keepalives=1"), "{url}");
+        assert_eq!(url.matches("keepalives_idle").count(), 1, "{url}");
+        assert_eq!(url.matches("connect_timeout").count(), 1, "{url}");
     }
 }
