@@ -570,7 +570,7 @@ impl Store {
     }
 
     /// Updates a client under its row lock: loads it, lets `decide` compute the update (or refuse
-    /// it), checks the organization's email rule, and writes only the changed columns with the
+    /// it), checks the organization's email rule, and writes the updated row with the
     /// next version and its history entry, all in one transaction. A no-op plan writes nothing.
     pub fn update<E>(
         &self,
@@ -603,38 +603,28 @@ impl Store {
                         return Err(StoreError::Conflict(Conflict::Email).into());
                     }
                 }
-                let set = |field: UpdateField| plan.changed(field);
-                use UpdateField as F;
+                // Every updatable column is written, changed or not: PostgreSQL writes a whole
+                // new row version either way, and one fixed statement is prepared once per
+                // connection instead of planned anew for each combination of changed fields.
                 diesel::update(c::clients.filter(c::id.eq(DbUuid(id))))
                     .set((
-                        set(F::Address).then(|| c::address.eq(&next.address)),
-                        set(F::BlacklistedComment).then(|| {
-                            c::blacklisted_comment.eq(next.blacklisted_comment.as_deref())
-                        }),
-                        set(F::Blocked).then(|| c::blocked.eq(next.blocked)),
-                        set(F::City).then(|| c::city.eq(&next.city)),
-                        set(F::CountryCode).then(|| c::country_code.eq(&next.country_code)),
-                        set(F::Email).then(|| c::email.eq(&next.email)),
-                        set(F::IsBlacklisted).then(|| c::is_blacklisted.eq(next.is_blacklisted)),
-                        set(F::KycNote).then(|| c::kyc_note.eq(next.kyc_note.as_deref())),
-                        set(F::MobilePhoneNumber).then(|| {
-                            c::mobile_phone_number.eq(next.mobile_phone_number.as_deref())
-                        }),
-                        set(F::PlannedExpenditure).then(|| {
-                            c::planned_expenditure.eq(next.planned_expenditure.as_deref())
-                        }),
-                        set(F::PlannedIncome)
-                            .then(|| c::planned_income.eq(next.planned_income.as_deref())),
-                        set(F::Postcode).then(|| c::postcode.eq(&next.postcode)),
-                        set(F::RiskLevel).then(|| c::risk_level.eq(next.risk_level.as_str())),
-                        set(F::SecondEmail)
-                            .then(|| c::second_email.eq(next.second_email.as_deref())),
-                        set(F::SecondMobilePhoneNumber).then(|| {
-                            c::second_mobile_phone_number
-                                .eq(next.second_mobile_phone_number.as_deref())
-                        }),
-                        set(F::StateProvince)
-                            .then(|| c::state_province.eq(next.state_province.as_deref())),
+                        c::address.eq(&next.address),
+                        c::blacklisted_comment.eq(next.blacklisted_comment.as_deref()),
+                        c::blocked.eq(next.blocked),
+                        c::city.eq(&next.city),
+                        c::country_code.eq(&next.country_code),
+                        c::email.eq(&next.email),
+                        c::is_blacklisted.eq(next.is_blacklisted),
+                        c::kyc_note.eq(next.kyc_note.as_deref()),
+                        c::mobile_phone_number.eq(next.mobile_phone_number.as_deref()),
+                        c::planned_expenditure.eq(next.planned_expenditure.as_deref()),
+                        c::planned_income.eq(next.planned_income.as_deref()),
+                        c::postcode.eq(&next.postcode),
+                        c::risk_level.eq(next.risk_level.as_str()),
+                        c::second_email.eq(next.second_email.as_deref()),
+                        c::second_mobile_phone_number
+                            .eq(next.second_mobile_phone_number.as_deref()),
+                        c::state_province.eq(next.state_province.as_deref()),
                         c::version.eq(next.version),
                         c::updated_at.eq(next.updated_at),
                     ))
