@@ -139,7 +139,20 @@ async fn registration_with_an_external_code_in_use_is_409(app: TestApp) {
         .expect(StatusCode::CREATED);
 }
 
+async fn nul_characters_are_422_and_create_nothing(app: TestApp) {
+    let mut body = person();
+    body["first_name"] = json!("Ada\u{0}");
+    body["kyc_note"] = json!("first line\nsecond\tline \u{1b}");
+    let errors = app.register(body).await.field_errors();
+    assert_eq!(
+        errors,
+        vec![("/first_name".to_owned(), "invalid_character".to_owned())]
+    );
+    assert_eq!(app.client_count().await, 0);
+}
+
 crate::on_both_backends!(
+    nul_characters_are_422_and_create_nothing,
     registration_returns_201_with_location_etag_and_initial_state,
     registration_keeps_a_given_risk_level,
     registration_reports_every_invalid_field_at_once_and_creates_nothing,

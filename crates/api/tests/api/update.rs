@@ -373,7 +373,23 @@ async fn update_of_unknown_client_is_404(app: TestApp) {
         .problem(StatusCode::NOT_FOUND, "not_found");
 }
 
+async fn nul_characters_are_422_and_change_nothing(app: TestApp) {
+    let client = app.registered().await;
+    let body =
+        json!({"kyc_note": "a\u{0}b", "city": "Ly\u{0}on", "address": "2 Place\u{1b}Bellecour"});
+    let errors = app.update(&id_of(&client), body).await.field_errors();
+    assert_eq!(
+        errors,
+        pairs(&[
+            ("/city", "invalid_character"),
+            ("/kyc_note", "invalid_character")
+        ])
+    );
+    assert_unchanged(&app, &client).await;
+}
+
 crate::on_both_backends!(
+    nul_characters_are_422_and_change_nothing,
     null_leaves_every_field_unchanged,
     absent_fields_are_unchanged_and_present_ones_change,
     empty_string_clears_optional_fields,
