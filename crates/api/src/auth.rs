@@ -4,12 +4,15 @@
 //! scanners find leaked keys, the id makes authentication one primary-key lookup, and the secret
 //! is 256 random bits of which only the SHA-256 is stored and compared in constant time.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 use store::{ApiKey, Scope, Store};
@@ -64,29 +67,95 @@ fn parse(key: &str) -> Option<(Uuid, &str)> {
     Some((Uuid::try_parse(id).ok()?, secret))
 }
 
-/// The live key that `presented` is, if any.
-pub fn authenticate(
-    store: &Store,
-    presented: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<ApiKey>, ApiError> {
-    let Some((id, secret)) = parse(presented) else {
-        return Ok(None);
-    };
+/// Whether `secret` is the one whose hash `key` stores, compared in constant time.
+fn secret_matches(key: &ApiKey, secret: &str) -> bool {
+    hash_secret(secret)
+        .as_bytes()
+        .ct_eq(key.secret_hash.as_bytes())
+        .into()
+}
+
+/// The key with this id when it exists and is not revoked, read from the database; records the
+/// use (at most every [`TOUCH_EVERY`]).
+fn load_live_key(store: &Store, id: Uuid, now: DateTime<Utc>) -> Result<Option<ApiKey>, ApiError> {
     let Some(key) = store.find_api_key(id)? else {
         return Ok(None);
     };
-    let matches: bool = hash_secret(secret)
-        .as_bytes()
-        .ct_eq(key.secret_hash.as_bytes())
-        .into();
-    if !matches || key.revoked_at.is_some() {
+    if key.revoked_at.is_some() {
         return Ok(None);
     }
     if key.last_used_at.is_none_or(|at| now - at > TOUCH_EVERY) {
         store.touch_api_key(key.id, now)?;
     }
     Ok(Some(key))
+}
+
+/// The live keys read recently, so that most requests spend no database round trip on their key.
+///
+/// An entry is trusted for `ttl` after it was read, so a revoked key stops working within `ttl`
+/// on every instance. Only live keys are kept, so the cache holds at most as many entries as
+/// there are keys, whatever callers send.
+pub struct KeyCache {
+    ttl: Duration,
+    keys: RwLock<HashMap<Uuid, (Arc<ApiKey>, Instant)>>,
+}
+
+impl KeyCache {
+    /// A `ttl` of zero reads the key from the database on every request.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            keys: RwLock::default(),
+        }
+    }
+
+    fn fresh(&self, id: Uuid) -> Option<Arc<ApiKey>> {
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let (key, read_at) = keys.get(&id)?;
+        (read_at.elapsed() < self.ttl).then(|| Arc::clone(key))
+    }
+
+    fn remember(&self, key: Arc<ApiKey>, read_at: Instant) {
+        if !self.ttl.is_zero() {
+            let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+            keys.insert(key.id, (key, read_at));
+        }
+    }
+
+    fn forget(&self, id: Uuid) {
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        keys.remove(&id);
+    }
+}
+
+/// The live key that `presented` is, if any: from the cache while it is fresh, otherwise from
+/// the database.
+pub async fn authenticate(
+    store: &web::Data<Store>,
+    cache: &KeyCache,
+    presented: &str,
+) -> Result<Option<Arc<ApiKey>>, ApiError> {
+    let Some((id, secret)) = parse(presented) else {
+        return Ok(None);
+    };
+    let key = match cache.fresh(id) {
+        Some(key) => key,
+        None => {
+            let read_at = Instant::now();
+            match crate::db::run(store, move |store| load_live_key(store, id, Utc::now())).await?? {
+                Some(key) => {
+                    let key = Arc::new(key);
+                    cache.remember(Arc::clone(&key), read_at);
+                    key
+                }
+                None => {
+                    cache.forget(id);
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    Ok(secret_matches(&key, secret).then_some(key))
 }
 
 /// The authenticated caller of an `/api/v1` request.
@@ -126,20 +195,17 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let header = req
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let store = req.app_data::<web::Data<Store>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
-            let Some(header) = header else {
+            let Some(header) = req.headers().get(AUTHORIZATION) else {
                 return Err(unauthorized(
                     "Send your API key as `Authorization: Bearer <key>`.",
                 ));
             };
             let Some(presented) = header
-                .strip_prefix("Bearer ")
+                .to_str()
+                .ok()
+                .and_then(|h| h.strip_prefix("Bearer "))
                 .map(str::trim)
                 .filter(|k| !k.is_empty())
             else {
@@ -147,15 +213,23 @@ impl FromRequest for Caller {
                     "The Authorization header must be `Bearer <key>`.",
                 ));
             };
-            let presented = presented.to_owned();
-            let store = store.ok_or_else(|| ApiError::internal("no store configured"))?;
-            let key = web::block(move || authenticate(&store, &presented, Utc::now())).await??;
-            let key = key.ok_or_else(|| unauthorized("This API key is unknown or revoked."))?;
-            Ok(Caller {
+            let (Some(store), Some(cache)) = (
+                req.app_data::<web::Data<Store>>(),
+                req.app_data::<web::Data<KeyCache>>(),
+            ) else {
+                return Err(ApiError::internal("no store or key cache configured"));
+            };
+            let key = authenticate(store, cache, presented)
+                .await?
+                .ok_or_else(|| unauthorized("This API key is unknown or revoked."))?;
+            let caller = Caller {
                 key_id: key.id,
-                key_name: key.name,
+                key_name: key.name.clone(),
                 organization_id: key.organization_id,
-            })
+            };
+            // For the access log line.
+            req.extensions_mut().insert(caller.clone());
+            Ok(caller)
         })
     }
 }

@@ -2,14 +2,66 @@
 //! checks happen here (content type, JSON syntax, an object at the top); what the members mean is
 //! the domain's business, so that every field error is reported at once.
 
-use actix_web::{HttpMessage, HttpRequest};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use domain::update::Json;
 use serde_json::Value;
 
 use crate::problem::{ApiError, ErrorCode};
 
-/// The largest request body accepted, in bytes.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How much of a request body the server reads, and for how long it waits for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    pub timeout: Duration,
+}
+
+/// A request body, read whole within the [`BodyLimits`] of the app: larger is `413`, slower is
+/// `408`. Nothing has been done with the request when either is answered.
+#[derive(Debug)]
+pub struct Body(pub Bytes);
+
+impl FromRequest for Body {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limits = *req
+            .app_data::<BodyLimits>()
+            .expect("BodyLimits is registered with the app");
+        // Reads with the app's `PayloadConfig`, whose limit is `limits.max_bytes`.
+        let read = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            match tokio::time::timeout(limits.timeout, read).await {
+                Ok(Ok(bytes)) => Ok(Body(bytes)),
+                Ok(Err(error))
+                    if error.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE =>
+                {
+                    Err(ApiError::new(
+                        ErrorCode::PayloadTooLarge,
+                        format!("The request body exceeds {} bytes.", limits.max_bytes),
+                    )
+                    .into())
+                }
+                Ok(Err(error)) => Err(error),
+                Err(_) => Err(ApiError::new(
+                    ErrorCode::RequestTimeout,
+                    format!(
+                        "The request body did not arrive within {} ms.",
+                        limits.timeout.as_millis()
+                    ),
+                )
+                .into()),
+            }
+        })
+    }
+}
 
 pub type Members = Vec<(String, Json)>;
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Parser)]
@@ -23,21 +23,57 @@ pub struct Config {
     )]
     pub database_url: String,
 
-    /// Maximum number of database connections.
-    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub db_pool_size: u32,
+    /// Maximum number of database connections (default: two per CPU core). Each is used by
+    /// one thread at a time; on a small machine, more connections than cores mostly add
+    /// context switches and tail latency (see BENCHMARKS.md).
+    #[arg(long, env = "DB_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool_size: Option<u32>,
 
     /// How long a request waits for a database connection before answering 503, in milliseconds.
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
     pub db_acquire_timeout_ms: u64,
 
+    /// PostgreSQL: the longest one statement may run, lock waits included, in milliseconds; then
+    /// it is cancelled, its transaction rolled back, and the request answers 503.
+    #[arg(long, env = "DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_statement_timeout_ms: u64,
+
+    /// How long a verified API key is trusted without reading it again, in milliseconds: a
+    /// revoked key stops working within this. 0 reads the key on every request.
+    #[arg(long, env = "AUTH_CACHE_TTL_MS", default_value_t = 5000)]
+    pub auth_cache_ttl_ms: u64,
+
+    /// The largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 65536, value_parser = clap::value_parser!(u64).range(1024..=16_777_216))]
+    pub body_limit_bytes: u64,
+
+    /// How long a client may take to send the request headers, and then the body, in
+    /// milliseconds; a slower client gets 408.
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 10000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+
+    /// On SIGTERM or Ctrl-C, how long requests in flight may still run before the server exits,
+    /// in seconds.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_S", default_value_t = 30)]
+    pub shutdown_timeout_s: u64,
+
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long, env = "WORKERS")]
     pub workers: Option<usize>,
 
+    /// `text` (one human-readable line per event) or `json` (one JSON object per line).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Without a command, the server runs.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -81,10 +117,22 @@ impl Config {
     pub fn store(&self) -> store::StoreConfig {
         store::StoreConfig {
             database_url: self.database_url.clone(),
-            pool_size: self.db_pool_size,
+            pool_size: self.pool_size(),
             acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
-            ..store::StoreConfig::new(self.database_url.clone())
+            statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
         }
+    }
+
+    /// `DB_POOL_SIZE`, or two connections per CPU core.
+    pub fn pool_size(&self) -> u32 {
+        self.db_pool_size.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            u32::try_from(cores * 2).unwrap_or(u32::MAX)
+        })
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
     }
 }
 

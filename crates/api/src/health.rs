@@ -44,6 +44,6 @@ pub async fn live() -> HttpResponse {
 )]
 #[get("/health/ready")]
 pub async fn ready(store: web::Data<Store>) -> Result<HttpResponse, ApiError> {
-    web::block(move || store.ping()).await??;
+    crate::db::run(&store, Store::ping).await??;
     Ok(HttpResponse::Ok().json(Health { status: "ok" }))
 }

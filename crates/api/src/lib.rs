@@ -8,13 +8,17 @@ pub mod body;
 pub mod cli;
 pub mod clients;
 pub mod config;
+pub mod db;
 pub mod etag;
+pub mod fallback;
 pub mod health;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
 pub mod query;
 pub mod startup;
+pub mod telemetry;
 pub mod timestamp;
 
 pub use config::Config;

@@ -1,15 +1,20 @@
 //! The request middleware: gives every request an id, renders every error response as a problem,
-//! and logs one line per request.
+//! counts it in the metrics, and logs one line per request.
 
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
+use actix_web::web::Data;
 use actix_web::{Error, HttpMessage};
+use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::auth::Caller;
+use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::problem::{self, PROBLEM_JSON};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -27,7 +32,7 @@ fn acceptable(id: &str) -> bool {
 }
 
 pub async fn request_context(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let started = Instant::now();
@@ -38,11 +43,19 @@ pub async fn request_context(
         .filter(|id| acceptable(id))
         .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    let (method, path) = (req.method().clone(), req.path().to_owned());
+    let metrics = req.app_data::<Data<Metrics>>().cloned();
+    // HEAD is GET without the body (RFC 9110 §9.3.2): routed as GET. The HTTP codec saw HEAD
+    // on the wire and sends the response's headers only.
+    let method = req.method().clone();
+    if method == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
+    // Every event logged while the request is handled carries its id.
+    let span = tracing::info_span!("request", request_id = %request_id);
 
     // Handler and extractor errors arrive as responses carrying the error; only a failing inner
     // middleware would return `Err`, and there is none inside this one.
-    let response = next.call(req).await?;
+    let response = next.call(req).instrument(span).await?;
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -57,16 +70,61 @@ pub async fn request_context(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
-    let status = response.status().as_u16();
-    tracing::info!(
-        http.method = %method,
-        http.path = %path,
-        http.status = status,
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-        request_id = %request_id,
-        "request"
-    );
+
+    let elapsed = started.elapsed();
+    let request = response.request();
+    let route = request.match_pattern();
+    let route = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
+    let status = response.status();
+    if let Some(metrics) = metrics {
+        metrics.observe(method_label(&method), route, status, elapsed);
+    }
+    let caller = request.extensions().get::<Caller>().map(|caller| {
+        (
+            caller
+                .organization_id
+                .map_or_else(|| "admin".to_owned(), |id| id.to_string()),
+            caller.key_id,
+        )
+    });
+    let (organization, key_id) = caller.unzip();
+    macro_rules! access_log {
+        ($level:expr) => {
+            tracing::event!(
+                $level,
+                method = %method,
+                route,
+                path = request.path(),
+                status = status.as_u16(),
+                duration_ms = elapsed.as_micros() as f64 / 1000.0,
+                request_id = %request_id,
+                organization = organization.as_deref(),
+                key_id = key_id.map(tracing::field::display),
+                "request"
+            )
+        };
+    }
+    if status.is_server_error() {
+        access_log!(tracing::Level::WARN);
+    } else {
+        access_log!(tracing::Level::INFO);
+    }
     Ok(response)
+}
+
+/// The method as a metrics label: any request line may carry a made-up method, so beyond the
+/// standard ones they all count as `OTHER`, or callers could grow the series without bound.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 /// The id the middleware gave this request.
@@ -77,6 +135,14 @@ pub fn request_id(req: &actix_web::HttpRequest) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::acceptable;
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        use actix_web::http::Method;
+        assert_eq!(super::method_label(&Method::PUT), "PUT");
+        let made_up = Method::from_bytes(b"FOO1").unwrap();
+        assert_eq!(super::method_label(&made_up), "OTHER");
+    }
 
     #[test]
     fn request_ids_are_bounded_and_safe() {

@@ -30,6 +30,7 @@ pub enum ErrorCode {
     ExternalClientCodeTaken,
     IdempotencyRequestInProgress,
     VersionMismatch,
+    RequestTimeout,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
@@ -53,6 +54,7 @@ impl ErrorCode {
             Self::ExternalClientCodeTaken => "external_client_code_taken",
             Self::IdempotencyRequestInProgress => "idempotency_request_in_progress",
             Self::VersionMismatch => "version_mismatch",
+            Self::RequestTimeout => "request_timeout",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::ValidationFailed => "validation_failed",
@@ -76,6 +78,7 @@ impl ErrorCode {
             | Self::ExternalClientCodeTaken
             | Self::IdempotencyRequestInProgress => StatusCode::CONFLICT,
             Self::VersionMismatch => StatusCode::PRECONDITION_FAILED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ValidationFailed | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -100,6 +103,7 @@ impl ErrorCode {
                 "A request with this Idempotency-Key is in progress"
             }
             Self::VersionMismatch => "Version mismatch",
+            Self::RequestTimeout => "Request not received in time",
             Self::PayloadTooLarge => "Request body too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::ValidationFailed => "Validation failed",
@@ -115,6 +119,7 @@ impl ErrorCode {
             StatusCode::NOT_FOUND => Self::NotFound,
             StatusCode::UNAUTHORIZED => Self::Unauthorized,
             StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::REQUEST_TIMEOUT => Self::RequestTimeout,
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
             StatusCode::SERVICE_UNAVAILABLE => Self::ServiceUnavailable,
@@ -160,6 +165,8 @@ pub struct ApiError {
     pub errors: Vec<Refusal>,
     /// The client's current `ETag`, for `412`.
     pub etag: Option<String>,
+    /// The methods the path allows, for `405`.
+    pub allow: Option<String>,
 }
 
 impl ApiError {
@@ -169,6 +176,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             etag: None,
+            allow: None,
         }
     }
 
@@ -246,6 +254,13 @@ impl ResponseError for ApiError {
             .and_then(|e| HeaderValue::from_str(e).ok())
         {
             response.headers_mut().insert(header::ETAG, etag);
+        }
+        if let Some(allow) = self
+            .allow
+            .as_deref()
+            .and_then(|a| HeaderValue::from_str(a).ok())
+        {
+            response.headers_mut().insert(header::ALLOW, allow);
         }
         if self.code == ErrorCode::Unauthorized {
             let challenge = HeaderValue::from_static("Bearer realm=\"clients-api\"");
@@ -330,7 +345,9 @@ pub fn render(
             let code = ErrorCode::for_status(status);
             let detail = match (code, error) {
                 (ErrorCode::NotFound, _) => "No resource exists at this path.".to_owned(),
-                (ErrorCode::PayloadTooLarge, _) => "The request body exceeds 64 KiB.".to_owned(),
+                (ErrorCode::PayloadTooLarge, _) => {
+                    "The request body is larger than the server accepts.".to_owned()
+                }
                 (ErrorCode::InternalError, Some(e)) => {
                     tracing::error!(error = %e, "unhandled error");
                     "The server could not complete the request.".to_owned()

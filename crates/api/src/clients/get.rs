@@ -33,7 +33,7 @@ pub async fn get_client(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let client = web::block(move || store.get(caller.scope(), id))
+    let client = crate::db::run(&store, move |store| store.get(caller.scope(), id))
         .await??
         .ok_or_else(ApiError::not_found)?;
     Ok(respond(HttpResponse::Ok(), client))

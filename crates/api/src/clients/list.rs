@@ -112,8 +112,10 @@ pub async fn list_clients(
         own => own,
     };
     query.finish()?;
-    let (clients, more) =
-        web::block(move || store.list(scope, filter, page.limit, page.offset)).await??;
+    let (clients, more) = crate::db::run(&store, move |store| {
+        store.list(scope, filter, page.limit, page.offset)
+    })
+    .await??;
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     if more {

@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes};
+use actix_web::web;
 use actix_web::{post, HttpRequest, HttpResponse};
 use chrono::Utc;
 use domain::{KycLevel, NewClient, RiskLevel};
@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{location, ClientWithPerson};
 use crate::auth::Caller;
-use crate::body::{canonical_hash, json_members, Members};
+use crate::body::{canonical_hash, json_members, Body, Members};
 use crate::etag;
 use crate::problem::{ApiError, ErrorCode, Problem};
 use domain::update::Json;
@@ -139,7 +139,8 @@ pub struct RegisterPersonIn {
             )),
         (status = 400, description = "The body is not a JSON object (`malformed_json`), or the Idempotency-Key is invalid (`invalid_idempotency_key`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken` or `external_client_code_taken` in the organization, or `idempotency_request_in_progress`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body exceeds 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "`request_timeout`: the body did not arrive in time", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`: the body exceeds the server's limit (64 KiB unless configured otherwise)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid, read-only or unknown fields, all listed in `errors`; or `idempotency_key_reused` with a different body", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable; retry", body = Problem, content_type = "application/problem+json"),
@@ -150,7 +151,7 @@ pub async fn register_person(
     // First, so that nothing about the request is looked at before the key is.
     caller: Caller,
     req: HttpRequest,
-    body: Bytes,
+    Body(body): Body,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let mut members = json_members(&req, &body)?;
@@ -175,12 +176,12 @@ pub async fn register_person(
         location: Some(location(client.id)),
         etag: Some(etag::of(client.version)),
     };
-    let (response, replayed) = web::block(move || match idempotency {
+    let (response, replayed) = crate::db::run(&store, move |store| match idempotency {
         None => store
             .insert(&client, &audit, None)
             .map(|()| (response, false))
             .map_err(ApiError::from),
-        Some(key) => register_once(&store, &key, &client, &audit, response, now),
+        Some(key) => register_once(store, &key, &client, &audit, response, now),
     })
     .await??;
     Ok(created(&response, replayed))

@@ -1,7 +1,7 @@
 //! `PUT /api/v1/clients/person/{id}`: update a person client (the partners' "Update Customer
 //! Information").
 
-use actix_web::web::{self, Bytes, Path};
+use actix_web::web::{self, Path};
 use actix_web::{put, HttpRequest, HttpResponse};
 use chrono::Utc;
 use domain::{RiskLevel, UpdateInput};
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{respond, ClientWithPerson};
 use crate::auth::Caller;
-use crate::body::json_members;
+use crate::body::{json_members, Body};
 use crate::etag::{self, IfMatch};
 use crate::problem::{ApiError, ErrorCode, Problem};
 
@@ -106,7 +106,8 @@ pub struct UpdatePersonIn {
         (status = 409, description = "`email_taken`: another client of the organization uses this email", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`version_mismatch`: `If-Match` does not match; the `ETag` header has the current version", body = Problem, content_type = "application/problem+json",
             headers(("ETag" = String, description = "The client's current entity tag"))),
-        (status = 413, description = "The body exceeds 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "`request_timeout`: the body did not arrive in time", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`: the body exceeds the server's limit (64 KiB unless configured otherwise)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid, immutable or unknown fields, all listed in `errors`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable; retry", body = Problem, content_type = "application/problem+json"),
@@ -118,7 +119,7 @@ pub async fn update_person(
     caller: Caller,
     req: HttpRequest,
     id: Path<Uuid>,
-    body: Bytes,
+    Body(body): Body,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
@@ -127,7 +128,7 @@ pub async fn update_person(
     };
     let if_match = IfMatch::from_headers(req.headers());
     let audit = caller.audit(&req);
-    let outcome = web::block(move || {
+    let outcome = crate::db::run(&store, move |store| {
         store.update(caller.scope(), id, &audit, |current| {
             if !if_match.allows(current.version) {
                 return Err(ApiError {

@@ -1,13 +1,13 @@
 //! Contract section 5: API keys, organization scoping, admin keys, the bootstrap key, the CLI.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{fresh_database, id_of, person, Backend, TestApp};
+use crate::helpers::{eventually, fresh_database, id_of, ids_in_order, person, Backend, TestApp};
+use crate::server_process::ServerProcess;
 
 /// Every `/api/v1` route, as (method, path, body) for one client id.
 fn routes(id: &str) -> Vec<(Method, String, Option<Value>)> {
@@ -144,15 +144,7 @@ async fn another_organizations_client_is_a_404_on_every_route_and_changes_nothin
         .await;
     star.problem(StatusCode::NOT_FOUND, "not_found");
     let listed = app.list("").await.expect(StatusCode::OK).body;
-    assert_eq!(
-        listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(id_of)
-            .collect::<Vec<_>>(),
-        [id_of(&mine)]
-    );
+    assert_eq!(ids_in_order(&listed), [id_of(&mine)]);
 
     // Seen by its own organization, the client and its history are untouched.
     let theirs_now = app
@@ -245,15 +237,7 @@ async fn an_admin_key_sees_every_organization_and_names_one_to_register(app: Tes
         .await
         .expect(StatusCode::OK)
         .body;
-    assert_eq!(
-        only_2
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(id_of)
-            .collect::<Vec<_>>(),
-        [id_of(&theirs)]
-    );
+    assert_eq!(ids_in_order(&only_2), [id_of(&theirs)]);
 
     let path = format!("/api/v1/clients/person/{}", id_of(&mine));
     app.request_as(
@@ -297,53 +281,11 @@ crate::on_both_backends!(
     keys_are_stored_as_hashes_never_as_keys,
 );
 
-/// A running server process, stopped (and reaped) when dropped, panics included.
-struct RunningServer(std::process::Child);
-
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs the server binary on `database` until it listens; returns its stdout so far and port.
-fn start_server(database: &str) -> (RunningServer, Vec<String>, u16) {
-    let mut server = RunningServer(
-        Command::new(env!("CARGO_BIN_EXE_clients-api"))
-            .args(["--bind", "127.0.0.1:0", "--database-url", database])
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut reader = BufReader::new(server.0.stdout.take().unwrap());
-    loop {
-        let mut line = String::new();
-        let read = reader.read_line(&mut line).unwrap_or(0);
-        assert!(
-            read > 0 && Instant::now() < deadline,
-            "server did not start: {lines:?}"
-        );
-        if let Some(port) = line.split("listening on: 127.0.0.1:").nth(1) {
-            let port = port
-                .trim()
-                .trim_end_matches(|c: char| !c.is_ascii_digit())
-                .parse()
-                .unwrap();
-            return (server, lines, port);
-        }
-        lines.push(line);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_start_of_the_embedded_database_prints_a_working_key_once() {
     let (database, _guard) = fresh_database(Backend::Sqlite).unwrap();
-    let (first, output, port) = start_server(&database);
+    let first = ServerProcess::start(&database, &[]);
+    let (output, port) = (first.lines(), first.port);
     let key = output
         .iter()
         .find_map(|l| l.split_whitespace().find(|w| w.starts_with("crk_")))
@@ -361,7 +303,8 @@ async fn the_first_start_of_the_embedded_database_prints_a_working_key_once() {
     drop(first);
     assert_eq!(response.status(), StatusCode::OK);
 
-    let (second, output, _) = start_server(&database);
+    let second = ServerProcess::start(&database, &[]);
+    let output = second.lines();
     drop(second);
     assert!(
         !output.iter().any(|l| l.contains("crk_")),
@@ -398,7 +341,8 @@ fn cli(database: &str, args: &[&str]) -> (bool, String) {
 }
 
 async fn keys_are_created_listed_and_revoked_from_the_command_line(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
+    let Some(app) = TestApp::spawn_with(backend, |config| config.auth_cache_ttl_ms = 300).await
+    else {
         return;
     };
     let (ok, created) = cli(
@@ -438,14 +382,30 @@ async fn keys_are_created_listed_and_revoked_from_the_command_line(backend: Back
 
     let (ok, out) = cli(&app.database_url, &["revoke", &id]);
     assert!(ok, "{out}");
-    app.request(
-        Method::GET,
-        "/api/v1/clients",
-        &[("authorization", &auth)],
-        None,
+    // The server trusts a key it verified for AUTH_CACHE_TTL_MS, then reads it again.
+    let revoked = Instant::now();
+    let refused = eventually(
+        Duration::from_secs(5),
+        "the revoked key refused",
+        || async {
+            let response = app
+                .request(
+                    Method::GET,
+                    "/api/v1/clients",
+                    &[("authorization", &auth)],
+                    None,
+                )
+                .await;
+            (response.status != StatusCode::OK).then_some(response)
+        },
     )
-    .await
-    .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    .await;
+    assert!(
+        revoked.elapsed() < Duration::from_millis(1300),
+        "refused only after {:?}",
+        revoked.elapsed()
+    );
+    refused.problem(StatusCode::UNAUTHORIZED, "unauthorized");
     assert!(
         !cli(&app.database_url, &["revoke", &id]).0,
         "a revoked key cannot be revoked again"

@@ -8,6 +8,13 @@ use serde_json::{json, Value};
 use crate::helpers::{id_of, TestApp};
 
 async fn fifty_concurrent_updates_all_survive_and_each_is_one_version(app: TestApp) {
+    fifty_concurrent_updates_across(&[&app]).await;
+}
+
+/// Fifty concurrent updates of one client, spread over `instances` in turn (servers on one
+/// database): every change survives, and each is one version, consecutive.
+pub async fn fifty_concurrent_updates_across(instances: &[&TestApp]) {
+    let app = instances[0];
     let client = app.registered().await;
     let id = id_of(&client);
     // Ten requests each own a field; forty more give kyc_note forty distinct values, so every
@@ -28,7 +35,13 @@ async fn fifty_concurrent_updates_all_survive_and_each_is_one_version(app: TestA
     bodies.extend(notes.iter().map(|n| json!({"kyc_note": n})));
     assert_eq!(bodies.len(), 50);
 
-    let responses = join_all(bodies.into_iter().map(|body| app.update(&id, body))).await;
+    let responses = join_all(
+        bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| instances[i % instances.len()].update(&id, body)),
+    )
+    .await;
     let mut etags: Vec<i64> = responses
         .into_iter()
         .map(|r| {
@@ -49,6 +62,12 @@ async fn fifty_concurrent_updates_all_survive_and_each_is_one_version(app: TestA
 
     let stored = app.get(&id).await.expect(StatusCode::OK);
     assert_eq!(stored.header("etag"), Some("\"51\""));
+    for other in &instances[1..] {
+        assert_eq!(
+            other.get(&id).await.expect(StatusCode::OK).body,
+            stored.body
+        );
+    }
     for (field, value) in owned.as_object().unwrap() {
         assert_eq!(&stored.body[field], value, "{field} was lost");
     }

@@ -7,7 +7,7 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{assert_unchanged, id_of, Backend, Body, Settings, TestApp};
+use crate::helpers::{assert_unchanged, id_of, Backend, Body, TestApp};
 
 async fn body_that_is_not_json_is_400_and_changes_nothing(app: TestApp) {
     let client = app.registered().await;
@@ -71,7 +71,7 @@ async fn unknown_route_is_a_404_problem(app: TestApp) {
     app.request(Method::GET, "/api/v1/nothing-here", &[], None)
         .await
         .problem(StatusCode::NOT_FOUND, "not_found");
-    app.request(Method::DELETE, "/api/v1/clients/person", &[], None)
+    app.request(Method::DELETE, "/api/v1/clients/person/x/y", &[], None)
         .await
         .problem(StatusCode::NOT_FOUND, "not_found");
 }
@@ -101,7 +101,67 @@ async fn request_id_is_echoed_when_safe_and_generated_otherwise(app: TestApp) {
     assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated}");
 }
 
+async fn a_known_path_with_another_method_is_405_listing_the_allowed_ones(app: TestApp) {
+    let client = app.registered().await;
+    let id = id_of(&client);
+    for (method, path, allowed) in [
+        (Method::DELETE, format!("/api/v1/clients/{id}"), "GET, HEAD"),
+        (Method::PATCH, format!("/api/v1/clients/person/{id}"), "PUT"),
+        (Method::PUT, "/api/v1/clients".to_owned(), "GET, HEAD"),
+        (Method::POST, "/health/live".to_owned(), "GET, HEAD"),
+        // The registration path, not a client id that is not a UUID.
+        (Method::GET, "/api/v1/clients/person".to_owned(), "POST"),
+    ] {
+        let response = app.request(method.clone(), &path, &[], None).await;
+        assert_eq!(response.header("allow"), Some(allowed), "{method} {path}");
+        response.problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    }
+    app.request(Method::DELETE, &format!("/api/v1/nothing/{id}"), &[], None)
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+    assert_unchanged(&app, &client).await;
+}
+
+async fn head_is_get_without_the_body(app: TestApp) {
+    let client = app.registered().await;
+    let path = format!("/api/v1/clients/{}", id_of(&client));
+    let get = app
+        .request(Method::GET, &path, &[], None)
+        .await
+        .expect(StatusCode::OK);
+    let response = app
+        .http
+        .head(format!("{}{path}", app.address))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["etag"], get.header("etag").unwrap());
+    assert!(response.headers().contains_key("x-request-id"));
+    assert!(
+        response.bytes().await.unwrap().is_empty(),
+        "HEAD has no body"
+    );
+    let live = app
+        .http
+        .head(format!("{}/health/live", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let unauthenticated = app
+        .http
+        .head(format!("{}{path}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+}
+
 crate::on_both_backends!(
+    head_is_get_without_the_body,
+    a_known_path_with_another_method_is_405_listing_the_allowed_ones,
     body_that_is_not_json_is_400_and_changes_nothing,
     body_that_is_not_sent_as_json_is_415,
     body_over_64_kib_is_413_and_changes_nothing,
@@ -160,13 +220,7 @@ impl Outage {
 async fn database_outage_is_a_quick_503_that_changes_nothing_and_the_server_recovers(
     backend: Backend,
 ) {
-    let Some(app) = TestApp::spawn_with(
-        backend,
-        Settings {
-            acquire_timeout_ms: 500,
-        },
-    )
-    .await
+    let Some(app) = TestApp::spawn_with(backend, |config| config.db_acquire_timeout_ms = 500).await
     else {
         return;
     };

@@ -1,7 +1,8 @@
 //! The test harness: a real server on a free port with a database of its own, and a small HTTP
 //! client that asserts statuses.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
@@ -40,6 +41,27 @@ macro_rules! on_both_backends {
                 }
             )+
         }
+    };
+}
+
+/// Runs each listed `async fn name(backend: Backend)` once per backend, as `name::sqlite` and
+/// `name::postgres`, for tests that set the server up themselves.
+#[macro_export]
+macro_rules! for_each_backend {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await;
+                }
+            }
+        )+
     };
 }
 
@@ -93,20 +115,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The database's URL (PostgreSQL) or file path (SQLite).
     pub database_url: String,
-    _database: TestDatabase,
-}
-
-/// What a test may change in the server's configuration.
-pub struct Settings {
-    pub acquire_timeout_ms: u64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            acquire_timeout_ms: 5000,
-        }
-    }
+    /// `None` for a second instance on another's database.
+    _database: Option<TestDatabase>,
 }
 
 /// A database of its own for one test: a SQLite file in a temporary directory, or a new
@@ -150,10 +160,14 @@ pub fn fresh_database(backend: Backend) -> Option<(String, TestDatabase)> {
 impl TestApp {
     /// A server with default settings, or `None` when PostgreSQL is unreachable outside CI.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
-        Self::spawn_with(backend, Settings::default()).await
+        Self::spawn_with(backend, |_| {}).await
     }
 
-    pub async fn spawn_with(backend: Backend, settings: Settings) -> Option<TestApp> {
+    /// A server whose configuration `configure` changes from the defaults.
+    pub async fn spawn_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut api::Config),
+    ) -> Option<TestApp> {
         let (database_url, database) = fresh_database(backend)?;
         let store_config = store::StoreConfig::new(database_url.clone());
         let (store, key) = tokio::task::spawn_blocking(move || {
@@ -165,10 +179,35 @@ impl TestApp {
         })
         .await
         .unwrap();
+        Some(Self::serve(backend, database_url, store, key, Some(database), configure).await)
+    }
+
+    /// A second server instance on this one's database, as another replica behind a load
+    /// balancer would be; the same key works on both.
+    pub async fn another_instance(&self) -> TestApp {
+        Self::serve(
+            self.backend,
+            self.database_url.clone(),
+            self.store.clone(),
+            self.key.clone(),
+            None,
+            |_| {},
+        )
+        .await
+    }
+
+    async fn serve(
+        backend: Backend,
+        database_url: String,
+        store: store::Store,
+        key: String,
+        database: Option<TestDatabase>,
+        configure: impl FnOnce(&mut api::Config),
+    ) -> TestApp {
         let mut config = api::Config::with_database(database_url.clone());
         config.bind = "127.0.0.1:0".to_owned();
         config.workers = Some(2);
-        config.db_acquire_timeout_ms = settings.acquire_timeout_ms;
+        configure(&mut config);
         let app = api::Application::build(config)
             .await
             .expect("server starts");
@@ -183,7 +222,7 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        Some(TestApp {
+        TestApp {
             address,
             key,
             store,
@@ -191,7 +230,7 @@ impl TestApp {
             http,
             database_url,
             _database: database,
-        })
+        }
     }
 
     /// A new key; `None` for an admin key.
@@ -462,6 +501,15 @@ pub fn person() -> Value {
     })
 }
 
+/// The ids of a list response, in its order.
+pub fn ids_in_order(list: &Value) -> Vec<String> {
+    list.as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
 pub fn id_of(client: &Value) -> String {
     client["id"].as_str().expect("id").to_owned()
 }
@@ -483,4 +531,61 @@ fn with_database_replaces_only_the_database_name() {
         "postgres://u@h/t1?sslmode=disable"
     );
     assert_eq!(with_database("postgres://u@h", "t1"), "postgres://u@h/t1");
+}
+
+/// The lock an update of one client needs, held from outside the server until released: an
+/// update of that client waits for it (PostgreSQL: the row; SQLite: the database's write lock).
+pub enum ClientLock {
+    Sqlite(diesel::SqliteConnection),
+    Postgres(PgConnection),
+}
+
+impl ClientLock {
+    pub fn hold(app: &TestApp, id: &str) -> Self {
+        match app.backend {
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(&app.database_url).unwrap();
+                conn.batch_execute("BEGIN IMMEDIATE").unwrap();
+                ClientLock::Sqlite(conn)
+            }
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&app.database_url).unwrap();
+                conn.batch_execute(&format!(
+                    "BEGIN; SELECT 1 FROM clients WHERE id = '{id}' FOR UPDATE"
+                ))
+                .unwrap();
+                ClientLock::Postgres(conn)
+            }
+        }
+    }
+
+    pub fn release(self) {
+        match self {
+            ClientLock::Sqlite(mut conn) => conn.batch_execute("ROLLBACK").unwrap(),
+            ClientLock::Postgres(mut conn) => conn.batch_execute("ROLLBACK").unwrap(),
+        }
+    }
+}
+
+/// The value of one sample (`name{labels}` exactly as exposed) in a Prometheus text page.
+pub fn metric(page: &str, sample: &str) -> Option<f64> {
+    page.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Polls `probe` until it returns `Some`, for at most `limit`.
+pub async fn eventually<T, F: Future<Output = Option<T>>>(
+    limit: Duration,
+    what: &str,
+    mut probe: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }

@@ -2,6 +2,8 @@
 //! database of its own.
 
 mod helpers;
+mod server_process;
+mod tcp_proxy;
 
 mod access;
 mod concurrency;
@@ -10,6 +12,7 @@ mod get;
 mod history;
 mod idempotency;
 mod list;
+mod operability;
 mod register;
 mod spec;
 mod update;
