@@ -5,8 +5,10 @@ use actix_web::App;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
 use crate::problem::{Problem, ProblemField};
 
@@ -25,6 +27,8 @@ strong `ETag`; send it back in `If-Match` to update only the version you read.\n
 its own organization's clients; an admin key sees every organization.",
         license(name = "Proprietary")
     ),
+    // Relative: the spec is served by the server it describes, so "Try it out" calls that one.
+    servers((url = "/")),
     tags(
         (name = "Clients", description = "Person clients of your organization"),
         (name = "Health", description = "Probes for orchestrators and load balancers"),
@@ -41,7 +45,66 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .configure(crate::startup::routes)
         .split_for_parts();
     require_api_key(&mut spec);
+    link_operations(&mut spec);
     spec
+}
+
+/// OpenAPI links: how an id and an `ETag` from one response feed the next request. Code
+/// generators and schemathesis's stateful tests follow them (register, then read, update and
+/// read the history of the client registered).
+fn link_operations(spec: &mut utoipa::openapi::OpenApi) {
+    let link = |operation: &str, with_etag: bool, id: &str| {
+        // utoipa 5.5 serializes `Link::operation_id` as `operation_id`, not the `operationId`
+        // OpenAPI names, and tools ignore it; the field goes in through the flattened
+        // extensions map instead, under its right name.
+        let mut link = LinkBuilder::new()
+            .extensions(Some(Extensions::from_iter([("operationId", operation)])))
+            .parameter("id", id);
+        if with_etag {
+            link = link.parameter("header.If-Match", "$response.header.ETag");
+        }
+        link.build()
+    };
+    let body_id = "$response.body#/id";
+    let read = ("GetClient", link("getClient", false, body_id));
+    let update = (
+        "UpdatePersonClient",
+        link("updatePersonClient", true, body_id),
+    );
+    let history = ("GetClientHistory", link("getClientHistory", false, body_id));
+    let links = [
+        (
+            "registerPersonClient",
+            "201",
+            vec![read.clone(), update.clone(), history.clone()],
+        ),
+        ("getClient", "200", vec![update.clone(), history.clone()]),
+        ("updatePersonClient", "200", vec![read, update, history]),
+        (
+            "updatePersonClient",
+            "412",
+            vec![("GetClient", link("getClient", false, "$request.path.id"))],
+        ),
+    ];
+    for item in spec.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post];
+        for operation in operations.into_iter().flatten() {
+            for (operation_id, status, links) in &links {
+                if operation.operation_id.as_deref() != Some(operation_id) {
+                    continue;
+                }
+                let Some(RefOr::T(response)) = operation.responses.responses.get_mut(*status)
+                else {
+                    panic!("{operation_id} documents no {status} response to link from");
+                };
+                for (name, link) in links {
+                    response
+                        .links
+                        .insert((*name).to_owned(), RefOr::T(link.clone()));
+                }
+            }
+        }
+    }
 }
 
 /// Every `/api/v1` operation takes the bearer API key and documents its `401`; done here once so
@@ -60,12 +123,8 @@ fn require_api_key(spec: &mut utoipa::openapi::OpenApi) {
         .description("Missing, malformed, unknown or revoked API key (`unauthorized`); `WWW-Authenticate: Bearer`")
         .content("application/problem+json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
         .build();
-    for (_, item) in spec
-        .paths
-        .paths
-        .iter_mut()
-        .filter(|(path, _)| path.starts_with("/api/v1/"))
-    {
+    for (path, item) in spec.paths.paths.iter_mut() {
+        let needs_key = path.starts_with("/api/v1/");
         let operations = [
             &mut item.get,
             &mut item.put,
@@ -74,11 +133,17 @@ fn require_api_key(spec: &mut utoipa::openapi::OpenApi) {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
-            operation.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
-            operation
-                .responses
-                .responses
-                .insert("401".to_owned(), unauthorized.clone().into());
+            if needs_key {
+                operation.security =
+                    Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
+                operation
+                    .responses
+                    .responses
+                    .insert("401".to_owned(), unauthorized.clone().into());
+            } else {
+                // Probes and metrics: explicitly no key.
+                operation.security = Some(Vec::new());
+            }
         }
     }
 }

@@ -27,6 +27,8 @@ const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 /// are refused with `read_only_field`; any other unknown member with `unknown_field`. Strings are
 /// trimmed; an empty optional field means no value.
 #[derive(Debug, Deserialize, ToSchema)]
+// The server refuses unknown members (`unknown_field`); this says so in the schema.
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "first_name": "Ada", "last_name": "Lovelace", "date_of_birth": "1990-04-21", "gender": "female",
     "nationality": "GBR", "birth_country": "GBR", "country_of_tax_residence": "FRA",
@@ -39,14 +41,22 @@ pub struct RegisterPersonIn {
     /// Organization keys register in their own organization and must leave it out.
     #[schema(format = Int32, minimum = 1)]
     pub organization_id: Option<i32>,
-    /// First name, at most 100 characters.
-    #[schema(max_length = 100)]
+    /// First name, at most 100 characters, not blank.
+    #[schema(
+        max_length = 100,
+        min_length = 1,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub first_name: String,
     /// Middle name, at most 100 characters.
     #[schema(max_length = 100)]
     pub middle_name: Option<String>,
-    /// Last name, at most 100 characters.
-    #[schema(max_length = 100)]
+    /// Last name, at most 100 characters, not blank.
+    #[schema(
+        max_length = 100,
+        min_length = 1,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub last_name: String,
     /// Date of birth; the person must be at least 18 on the day of registration.
     pub date_of_birth: chrono::NaiveDate,
@@ -62,25 +72,37 @@ pub struct RegisterPersonIn {
     pub country_of_tax_residence: String,
     /// Primary email, at most 254 characters; unique among the organization's clients
     /// (case-insensitively), otherwise `409 email_taken`.
-    #[schema(format = Email, max_length = 254)]
+    #[schema(format = Email, max_length = 254, min_length = 1, pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     pub email: String,
     /// Secondary email, at most 254 characters.
     #[schema(format = Email, max_length = 254)]
     pub second_email: Option<String>,
     /// Mobile phone number, E.164 (`+33612345678`).
-    #[schema(example = "+33612345678", pattern = r"^\+[1-9][0-9]{1,14}$")]
+    #[schema(example = "+33612345678", pattern = r"^(\+[1-9][0-9]{1,14})?$")]
     pub mobile_phone_number: Option<String>,
     /// Secondary mobile phone number, E.164.
-    #[schema(pattern = r"^\+[1-9][0-9]{1,14}$")]
+    #[schema(pattern = r"^(\+[1-9][0-9]{1,14})?$")]
     pub second_mobile_phone_number: Option<String>,
-    /// Street address, at most 255 characters.
-    #[schema(max_length = 255)]
+    /// Street address, at most 255 characters, not blank.
+    #[schema(
+        max_length = 255,
+        min_length = 1,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub address: String,
-    /// City, at most 100 characters.
-    #[schema(max_length = 100)]
+    /// City, at most 100 characters, not blank.
+    #[schema(
+        max_length = 100,
+        min_length = 1,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub city: String,
-    /// Postal code, at most 20 characters.
-    #[schema(max_length = 20)]
+    /// Postal code, at most 20 characters, not blank.
+    #[schema(
+        max_length = 20,
+        min_length = 1,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub postcode: String,
     /// State, province or region, at most 100 characters.
     #[schema(max_length = 100)]
@@ -126,7 +148,7 @@ pub struct RegisterPersonIn {
     operation_id = "registerPersonClient",
     tag = "Clients",
     params(
-        ("Idempotency-Key" = Option<String>, Header, nullable = false, max_length = 255,
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = r"^[!-~]+$",
             description = "Any unique string (a UUID, say) of at most 255 visible ASCII characters; makes retries safe"),
     ),
     request_body(content = RegisterPersonIn, content_type = "application/json"),

@@ -28,10 +28,16 @@ use crate::problem::{ApiError, ErrorCode, Problem};
 /// `created_at`, ...) may be sent back as read (GET, edit, PUT) and are then ignored; a different
 /// value is refused with `immutable_field`. Any other member is refused with `unknown_field`.
 #[derive(Debug, Deserialize, ToSchema)]
+// The server refuses unknown members (`unknown_field`); this says so in the schema.
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"city": "Lyon", "postcode": "69001", "address": "2 Place Bellecour", "kyc_note": ""}))]
 pub struct UpdatePersonIn {
     /// Street address, at most 255 characters. Cannot be cleared.
-    #[schema(max_length = 255)]
+    #[schema(
+        max_length = 255,
+        min_length = 1,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub address: Option<String>,
     /// Why the client is blacklisted, at most 2000 characters. Required while `is_blacklisted`
     /// is true.
@@ -40,14 +46,18 @@ pub struct UpdatePersonIn {
     /// Block or unblock the client.
     pub blocked: Option<bool>,
     /// City, at most 100 characters. Cannot be cleared.
-    #[schema(max_length = 100)]
+    #[schema(
+        max_length = 100,
+        min_length = 1,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub city: Option<String>,
     /// Country of the address, ISO 3166-1 alpha-3, any case. Cannot be cleared.
-    #[schema(example = "FRA")]
+    #[schema(example = "FRA", min_length = 3, max_length = 3)]
     pub country_code: Option<String>,
     /// Primary email, at most 254 characters. Cannot be cleared. Using another client's email
     /// (case-insensitively) is `409 email_taken`.
-    #[schema(max_length = 254)]
+    #[schema(format = Email, max_length = 254, min_length = 1, pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     pub email: Option<String>,
     /// Blacklist or clear the client; `true` needs a `blacklisted_comment`, in this body or
     /// already stored.
@@ -55,8 +65,8 @@ pub struct UpdatePersonIn {
     /// Free-text KYC note, at most 2000 characters.
     #[schema(max_length = 2000)]
     pub kyc_note: Option<String>,
-    /// Mobile phone number, E.164 (`+33612345678`).
-    #[schema(example = "+33612345678")]
+    /// Mobile phone number, E.164 (`+33612345678`); empty clears it.
+    #[schema(example = "+33612345678", pattern = r"^(\+[1-9][0-9]{1,14})?$")]
     pub mobile_phone_number: Option<String>,
     /// Planned yearly expenditure, free text, at most 100 characters.
     #[schema(max_length = 100)]
@@ -65,13 +75,18 @@ pub struct UpdatePersonIn {
     #[schema(max_length = 100)]
     pub planned_income: Option<String>,
     /// Postal code, at most 20 characters. Cannot be cleared.
-    #[schema(max_length = 20)]
+    #[schema(
+        max_length = 20,
+        min_length = 1,
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub postcode: Option<String>,
     pub risk_level: Option<RiskLevel>,
     /// Secondary email, at most 254 characters.
-    #[schema(max_length = 254)]
+    #[schema(format = Email, max_length = 254)]
     pub second_email: Option<String>,
-    /// Secondary mobile phone number, E.164.
+    /// Secondary mobile phone number, E.164; empty clears it.
+    #[schema(pattern = r"^(\+[1-9][0-9]{1,14})?$")]
     pub second_mobile_phone_number: Option<String>,
     /// State, province or region, at most 100 characters.
     #[schema(max_length = 100)]
