@@ -2,6 +2,9 @@
 //!
 //! `cargo xtask openapi` writes `openapi.yaml` from the code; `cargo xtask openapi --check` fails
 //! with a diff when the committed file differs from what the code generates.
+//! `cargo xtask bench` measures the update path against PostgreSQL's own ceiling (BENCHMARKS.md).
+
+mod bench;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,7 +69,8 @@ fn run() -> anyhow::Result<bool> {
             Ok(true)
         }
         ["openapi", "--check"] => check(),
-        _ => bail!(USAGE),
+        ["bench", options @ ..] => bench::run(&bench::Options::parse(options)?),
+        _ => bail!("{USAGE}\n{}", bench::USAGE),
     }
 }
 
