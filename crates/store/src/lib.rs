@@ -322,6 +322,9 @@ macro_rules! with_backend {
     };
 }
 
+/// The least a start waits for its first database connection.
+const STARTUP_WAIT: Duration = Duration::from_secs(10);
+
 impl Store {
     /// Connects, and brings the schema up to date with the embedded migrations.
     pub fn open(config: &StoreConfig) -> Result<Self, StoreError> {
@@ -333,7 +336,7 @@ impl Store {
                 .connection_customizer(Box::new(PgSettings {
                     statement_timeout: config.statement_timeout,
                 }))
-                .build(Manager::<PgConnection>::new(config.postgres_url()))?;
+                .build_unchecked(Manager::<PgConnection>::new(config.postgres_url()));
             Store {
                 pools: Pools::Postgres(pool),
                 waiting: Arc::default(),
@@ -356,24 +359,27 @@ impl Store {
                 .connection_customizer(Box::new(SqlitePragmas {
                     busy_timeout: config.acquire_timeout,
                 }))
-                .build(Manager::<SqliteConnection>::new(path))?;
+                .build_unchecked(Manager::<SqliteConnection>::new(path));
             Store {
                 pools: Pools::Sqlite(pool),
                 waiting: Arc::default(),
                 acquire_timeout: config.acquire_timeout,
             }
         };
-        store.migrate()?;
+        store.migrate(config.acquire_timeout.max(STARTUP_WAIT))?;
         Ok(store)
     }
 
-    fn migrate(&self) -> Result<(), StoreError> {
+    /// Brings the schema up to date, waiting at most `wait` for a first connection: a start is
+    /// not a request, and a database slow to accept its first connection (or the requests'
+    /// timeout set low) must not fail it.
+    fn migrate(&self, wait: Duration) -> Result<(), StoreError> {
         let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
             StoreError::Internal(format!("migration failed: {e}"))
         };
         match &self.pools {
             Pools::Postgres(pool) => {
-                let mut conn = pool.get()?;
+                let mut conn = pool.get_timeout(wait)?;
                 // A migration, or waiting for another instance's, may take longer than any
                 // request may: this session has no statement timeout, and leaves the pool after.
                 conn.discard();
@@ -388,7 +394,7 @@ impl Store {
                 result
             }
             Pools::Sqlite(pool) => pool
-                .get()?
+                .get_timeout(wait)?
                 .run_pending_migrations(SQLITE_MIGRATIONS)
                 .map(|_| ())
                 .map_err(failed),
