@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// A running server process; killed and reaped when dropped, panics included.
@@ -11,6 +12,8 @@ pub struct ServerProcess {
     child: Child,
     pub port: u16,
     lines: Arc<Mutex<Vec<String>>>,
+    /// Reads the child's stdout into `lines`; ends when the child has exited.
+    reader: Option<JoinHandle<()>>,
 }
 
 impl ServerProcess {
@@ -27,7 +30,7 @@ impl ServerProcess {
         let stdout = child.stdout.take().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let collected = Arc::clone(&lines);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 collected.lock().unwrap().push(line);
             }
@@ -36,6 +39,7 @@ impl ServerProcess {
             child,
             port: 0,
             lines,
+            reader: Some(reader),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         server.port = loop {
@@ -75,11 +79,16 @@ impl ServerProcess {
         assert!(status.success());
     }
 
-    /// Waits for the process to exit, at most `limit`.
+    /// Waits for the process to exit, at most `limit`, and for everything it printed to be read.
     pub fn wait(&mut self, limit: Duration) -> ExitStatus {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // The pipe is at its end once the process is gone: its last lines are in `lines`
+                // when the reader returns.
+                if let Some(reader) = self.reader.take() {
+                    reader.join().unwrap();
+                }
                 return status;
             }
             assert!(
