@@ -7,7 +7,7 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{assert_unchanged, eventually, id_of, Backend, Body, TestApp};
+use crate::helpers::{assert_unchanged, id_of, Backend, Body, TestApp};
 
 async fn body_that_is_not_json_is_400_and_changes_nothing(app: TestApp) {
     let client = app.registered().await;
@@ -248,15 +248,7 @@ async fn database_outage_is_a_quick_503_that_changes_nothing_and_the_server_reco
     outage.end();
 
     // Ready again by itself, without a restart (the pool may first have to open a connection).
-    eventually(
-        Duration::from_secs(10),
-        "readiness after the outage",
-        || async {
-            let ready = app.request(Method::GET, "/health/ready", &[], None).await;
-            (ready.status == StatusCode::OK).then_some(())
-        },
-    )
-    .await;
+    app.until_ready(Duration::from_secs(10)).await;
     assert_unchanged(&app, &client).await;
     let updated = app
         .update(&id, json!({"city": "Nice"}))

@@ -361,6 +361,16 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Polls `/health/ready` until it answers 200; fails the test after `limit`. For a server
+    /// that must recover by itself, with no restart, once its database is back.
+    pub async fn until_ready(&self, limit: Duration) {
+        eventually(limit, "readiness after the outage", || async {
+            let ready = self.request(Method::GET, "/health/ready", &[], None).await;
+            (ready.status == StatusCode::OK).then_some(())
+        })
+        .await;
+    }
+
     pub async fn history(&self, id: &str, query: &str) -> Response {
         self.request(
             Method::GET,

@@ -549,15 +549,7 @@ async fn postgres_out_of_reach_is_a_quick_503_and_the_server_recovers_by_itself(
     );
 
     proxy.restore();
-    eventually(
-        Duration::from_secs(15),
-        "readiness after the outage",
-        || async {
-            let ready = app.request(Method::GET, "/health/ready", &[], None).await;
-            (ready.status == StatusCode::OK).then_some(())
-        },
-    )
-    .await;
+    app.until_ready(Duration::from_secs(15)).await;
     // The update that got 200 is there; the ones that got 503 did nothing.
     assert_unchanged(&app, &before).await;
     assert_eq!(app.history(&id, "").await.body.as_array().unwrap().len(), 2);
