@@ -35,7 +35,7 @@ fn hash_secret(secret: &str) -> String {
 }
 
 /// Creates and stores a key; returns it with the full key, which is shown once and never stored.
-pub fn create_key(
+pub async fn create_key(
     store: &Store,
     organization_id: Option<i32>,
     name: &str,
@@ -53,7 +53,7 @@ pub fn create_key(
         last_used_at: None,
         revoked_at: None,
     };
-    store.create_api_key(&key)?;
+    store.create_api_key(&key).await?;
     let full = format!("{PREFIX}{}_{secret}", key.id.simple());
     Ok((key, full))
 }
@@ -77,15 +77,19 @@ fn secret_matches(key: &ApiKey, secret: &str) -> bool {
 
 /// The key with this id when it exists and is not revoked, read from the database; records the
 /// use (at most every [`TOUCH_EVERY`]).
-fn load_live_key(store: &Store, id: Uuid, now: DateTime<Utc>) -> Result<Option<ApiKey>, ApiError> {
-    let Some(key) = store.find_api_key(id)? else {
+async fn load_live_key(
+    store: &Store,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<ApiKey>, ApiError> {
+    let Some(key) = store.find_api_key(id).await? else {
         return Ok(None);
     };
     if key.revoked_at.is_some() {
         return Ok(None);
     }
     if key.last_used_at.is_none_or(|at| now - at > TOUCH_EVERY) {
-        store.touch_api_key(key.id, now)?;
+        store.touch_api_key(key.id, now).await?;
     }
     Ok(Some(key))
 }
@@ -142,7 +146,7 @@ pub async fn authenticate(
         Some(key) => key,
         None => {
             let read_at = Instant::now();
-            match crate::db::run(store, move |store| load_live_key(store, id, Utc::now())).await?? {
+            match load_live_key(store, id, Utc::now()).await? {
                 Some(key) => {
                     let key = Arc::new(key);
                     cache.remember(Arc::clone(&key), read_at);

@@ -7,14 +7,14 @@ use store::Store;
 use crate::auth::create_key;
 use crate::config::{Config, KeysCommand};
 
-pub fn run_keys(config: &Config, command: &KeysCommand) -> anyhow::Result<()> {
-    // One connection, opened while the pool is built: no pool thread is still connecting when
-    // the process exits (exiting during a libpq connect in another thread can crash).
+pub async fn run_keys(config: &Config, command: &KeysCommand) -> anyhow::Result<()> {
     let store_config = store::StoreConfig {
         pool_size: 1,
         ..config.store()
     };
-    let store = Store::open(&store_config).context("cannot open the database")?;
+    let store = Store::open(&store_config)
+        .await
+        .context("cannot open the database")?;
     match command {
         KeysCommand::Create {
             name,
@@ -22,7 +22,7 @@ pub fn run_keys(config: &Config, command: &KeysCommand) -> anyhow::Result<()> {
             admin,
         } => {
             let organization_id = if *admin { None } else { *organization_id };
-            let (key, secret) = create_key(&store, organization_id, name, Utc::now())?;
+            let (key, secret) = create_key(&store, organization_id, name, Utc::now()).await?;
             let scope = organization_id.map_or("every organization (admin)".to_owned(), |o| {
                 format!("organization {o}")
             });
@@ -33,7 +33,7 @@ pub fn run_keys(config: &Config, command: &KeysCommand) -> anyhow::Result<()> {
                 "{:<36}  {:<12}  {:<24}  {:<20}  {:<20}  revoked",
                 "id", "organization", "name", "created", "last used"
             );
-            for key in store.list_api_keys()? {
+            for key in store.list_api_keys().await? {
                 let time = |t: Option<chrono::DateTime<Utc>>| {
                     t.map_or("-".to_owned(), |t| {
                         t.format("%Y-%m-%d %H:%M:%S").to_string()
@@ -52,7 +52,7 @@ pub fn run_keys(config: &Config, command: &KeysCommand) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke { id } => {
-            if !store.revoke_api_key(*id, Utc::now())? {
+            if !store.revoke_api_key(*id, Utc::now()).await? {
                 bail!("no live key with id {id}");
             }
             println!("Revoked key {id}.");

@@ -23,11 +23,11 @@ pub struct Config {
     )]
     pub database_url: String,
 
-    /// Maximum number of database connections (default: two per CPU core). Each is used by
-    /// one thread at a time; on a small machine, more connections than cores mostly add
-    /// context switches and tail latency (see BENCHMARKS.md).
-    #[arg(long, env = "DB_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub db_pool_size: Option<u32>,
+    /// Maximum number of database connections, shared out between the HTTP workers (each owns
+    /// its share, at least one). A PUT waits mostly for its commit, and more connections let
+    /// PostgreSQL group commits (see BENCHMARKS.md). On SQLite: one writer and the rest readers.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool_size: u32,
 
     /// How long a request waits for a database connection before answering 503, in milliseconds.
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -117,18 +117,10 @@ impl Config {
     pub fn store(&self) -> store::StoreConfig {
         store::StoreConfig {
             database_url: self.database_url.clone(),
-            pool_size: self.pool_size(),
+            pool_size: self.db_pool_size,
             acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
             statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
         }
-    }
-
-    /// `DB_POOL_SIZE`, or two connections per CPU core.
-    pub fn pool_size(&self) -> u32 {
-        self.db_pool_size.unwrap_or_else(|| {
-            let cores = std::thread::available_parallelism().map_or(1, usize::from);
-            u32::try_from(cores * 2).unwrap_or(u32::MAX)
-        })
     }
 
     pub fn request_timeout(&self) -> Duration {

@@ -8,7 +8,6 @@ pub mod body;
 pub mod cli;
 pub mod clients;
 pub mod config;
-pub mod db;
 pub mod etag;
 pub mod fallback;
 pub mod health;

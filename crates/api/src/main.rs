@@ -5,7 +5,7 @@ async fn main() -> anyhow::Result<()> {
     let config = api::Config::parse();
     api::telemetry::init(config.log_format);
     if let Some(api::config::Command::Keys(command)) = &config.command {
-        return api::cli::run_keys(&config, command);
+        return api::cli::run_keys(&config, command).await;
     }
     let app = api::Application::build(config).await?;
     let address = app.address();

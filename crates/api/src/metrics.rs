@@ -6,8 +6,8 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpResponse};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use store::Store;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -30,6 +30,7 @@ pub struct Metrics {
     pool_connections: IntGaugeVec,
     pool_max: IntGauge,
     pool_waiting: IntGauge,
+    statements_prepared: IntCounter,
 }
 
 impl Metrics {
@@ -70,12 +71,19 @@ impl Metrics {
             "Requests waiting for a database connection",
         )
         .expect("valid metric");
+        let statements_prepared = IntCounter::new(
+            "db_statements_prepared_total",
+            "Statements PostgreSQL connections prepared for their statement cache; it grows with \
+             new connections, not with requests",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duration.clone()),
             Box::new(pool_connections.clone()),
             Box::new(pool_max.clone()),
             Box::new(pool_waiting.clone()),
+            Box::new(statements_prepared.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             registry
@@ -89,6 +97,7 @@ impl Metrics {
             pool_connections,
             pool_max,
             pool_waiting,
+            statements_prepared,
         }
     }
 
@@ -105,16 +114,19 @@ impl Metrics {
 
     /// Every metric in the Prometheus text format, the pool's as of now.
     pub fn render(&self, store: &Store) -> String {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         let pool = store.pool_status();
         self.pool_connections
             .with_label_values(&["in_use"])
-            .set(pool.in_use().into());
+            .set(gauge(pool.in_use()));
         self.pool_connections
             .with_label_values(&["idle"])
-            .set(pool.idle.into());
-        self.pool_max.set(pool.max.into());
-        self.pool_waiting
-            .set(i64::try_from(pool.waiting).unwrap_or(i64::MAX));
+            .set(gauge(pool.idle));
+        self.pool_max.set(gauge(pool.max));
+        self.pool_waiting.set(gauge(pool.waiting));
+        let prepared = store.statements_prepared();
+        self.statements_prepared
+            .inc_by(prepared.saturating_sub(self.statements_prepared.get()));
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)
@@ -134,7 +146,9 @@ impl Default for Metrics {
 /// The server's metrics in the Prometheus text format (version 0.0.4): `http_requests_total`
 /// by method, route template and status; `http_request_duration_seconds` (histogram) by method
 /// and route template; `db_pool_connections` by state (`in_use`, `idle`), `db_pool_max_connections`
-/// and `db_pool_waiting`; and the standard `process_*` metrics. Needs no API key: expose it to
+/// and `db_pool_waiting` (every worker's connections together); `db_statements_prepared_total`
+/// (PostgreSQL statements prepared for the connections' caches: it grows with new connections,
+/// not with requests); and the standard `process_*` metrics. Needs no API key: expose it to
 /// your monitoring, not to the internet.
 #[utoipa::path(
     operation_id = "metrics",

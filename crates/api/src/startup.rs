@@ -32,10 +32,17 @@ pub fn routes(cfg: &mut ServiceConfig) {
 /// Opens the database; on the first start of the embedded SQLite database (no key at all),
 /// creates a key for organization 1 so that a new user can try the API at once. Never on
 /// PostgreSQL: production keys are created deliberately with `clients-api keys create`.
-fn open_store(config: &store::StoreConfig) -> anyhow::Result<(Store, Option<String>)> {
-    let store = Store::open(config).context("cannot open the database")?;
-    let bootstrap = if store.is_embedded() && !store.has_api_keys()? {
-        Some(crate::auth::create_key(&store, Some(1), "bootstrap", chrono::Utc::now())?.1)
+async fn open_store(config: &store::StoreConfig) -> anyhow::Result<(Store, Option<String>)> {
+    let store = Store::open(config)
+        .await
+        .context("cannot open the database")?;
+    let bootstrap = if store.is_embedded() && !store.has_api_keys().await? {
+        let now = chrono::Utc::now();
+        Some(
+            crate::auth::create_key(&store, Some(1), "bootstrap", now)
+                .await?
+                .1,
+        )
     } else {
         None
     };
@@ -52,14 +59,19 @@ pub struct Application {
 impl Application {
     /// Opens the database (running migrations) and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store_config = config.store();
-        let (store, bootstrap_key) =
-            tokio::task::spawn_blocking(move || open_store(&store_config)).await??;
+        let (store, bootstrap_key) = open_store(&config.store()).await?;
         tracing::info!(db.backend = store.backend_name(), "database ready");
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let address = listener.local_addr()?;
-        let store = Data::new(store);
+        let workers = config
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .max(1);
+        // Each worker opens its own connections, on its own runtime; the ones opened to start
+        // are closed here.
+        let stores = store.for_workers(workers);
+        drop(store);
         let metrics = Data::new(Metrics::new());
         let keys = Data::new(KeyCache::new(Duration::from_millis(
             config.auth_cache_ttl_ms,
@@ -70,14 +82,9 @@ impl Application {
             max_bytes: usize::try_from(config.body_limit_bytes).unwrap_or(usize::MAX),
             timeout: config.request_timeout(),
         };
-        let workers = config
-            .workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-            .max(1);
-        let pool_size = usize::try_from(config.pool_size()).unwrap_or(usize::MAX);
         let server = HttpServer::new(move || {
             let (app, _) = App::new().into_utoipa_app().configure(routes).split_for_parts();
-            app.app_data(store.clone())
+            app.app_data(Data::new(stores.store()))
                 .app_data(metrics.clone())
                 .app_data(keys.clone())
                 .app_data(known_routes.clone())
@@ -96,12 +103,7 @@ impl Application {
         .client_request_timeout(config.request_timeout())
         // On SIGTERM/SIGINT: stop accepting, let requests in flight finish within this, exit.
         .shutdown_timeout(config.shutdown_timeout_s)
-        // Database calls run on each worker's blocking threads, one call per thread. More
-        // threads than connections would only queue on the pool, whose waiters are woken in
-        // no particular order (tail latencies of hundreds of ms at 16 connections on 2 cores);
-        // with at most one thread per connection, requests queue in order instead.
         .workers(workers)
-        .worker_max_blocking_threads(pool_size.div_ceil(workers).max(1))
         .listen(listener)?;
         Ok(Self {
             address,

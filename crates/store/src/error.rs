@@ -1,6 +1,6 @@
 //! What can go wrong in the store, in terms the API can answer with.
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
 
 /// A uniqueness rule of the organization that a write would break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,7 +13,8 @@ pub enum Conflict {
 pub enum StoreError {
     #[error("{0:?} already used in the organization")]
     Conflict(Conflict),
-    /// The database cannot be reached or is too busy; worth retrying later.
+    /// The database cannot be reached, is too busy, or cannot write right now (a primary being
+    /// replaced); worth retrying later.
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("database error: {0}")]
@@ -38,7 +39,11 @@ impl From<DieselError> for StoreError {
                 }
             }
             DieselError::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                DatabaseErrorKind::ClosedConnection
+                | DatabaseErrorKind::UnableToSendCommand
+                // After a failover, a connection still open to the old primary.
+                | DatabaseErrorKind::ReadOnlyTransaction
+                | DatabaseErrorKind::SerializationFailure,
                 _,
             ) => StoreError::Unavailable(error.to_string()),
             DieselError::DatabaseError(_, info) if is_transient(info.message()) => {
@@ -49,29 +54,33 @@ impl From<DieselError> for StoreError {
     }
 }
 
+impl From<ConnectionError> for StoreError {
+    fn from(error: ConnectionError) -> Self {
+        StoreError::Unavailable(error.to_string())
+    }
+}
+
 /// Messages of failures that pass: the database is busy, going away or out of reach, not wrong.
+/// (diesel does not pass PostgreSQL's SQLSTATE on, so the messages are what there is.)
 fn is_transient(message: &str) -> bool {
     [
-        // SQLite, when busy_timeout runs out.
+        // SQLite, when the busy timeout runs out.
         "database is locked",
-        // PostgreSQL's statement_timeout and lock_timeout.
+        // PostgreSQL's statement_timeout and lock_timeout, or an operator's pg_cancel_backend.
         "canceling statement due to",
-        // The server shutting down or an administrator ending the session.
+        // The server shutting down, or an operator ending the session.
         "terminating connection",
-        // libpq, when the connection is lost mid-query.
-        "server closed the connection unexpectedly",
-        "no connection to the server",
-        "could not receive data from server",
-        "could not send data to server",
+        // Starting up, shutting down, in recovery (a standby not yet promoted).
+        "the database system is",
+        "too many connections",
+        "deadlock detected",
+        "could not serialize access",
+        // tokio-postgres, when the connection is lost mid-query.
+        "connection closed",
+        "error communicating with the server",
     ]
     .iter()
     .any(|transient| message.contains(transient))
-}
-
-impl From<r2d2::Error> for StoreError {
-    fn from(error: r2d2::Error) -> Self {
-        StoreError::Unavailable(error.to_string())
-    }
 }
 
 /// Why an update did not happen. `E` is the caller's own refusal (validation, precondition).
@@ -90,12 +99,6 @@ impl<E> From<StoreError> for UpdateError<E> {
 
 impl<E> From<DieselError> for UpdateError<E> {
     fn from(error: DieselError) -> Self {
-        UpdateError::Store(error.into())
-    }
-}
-
-impl<E> From<r2d2::Error> for UpdateError<E> {
-    fn from(error: r2d2::Error) -> Self {
         UpdateError::Store(error.into())
     }
 }

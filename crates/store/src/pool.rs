@@ -1,115 +1,357 @@
-//! The connection pool's manager: diesel's r2d2 manager, minus a `SELECT 1` on every checkout.
+//! Connections and how long anyone waits for them.
 //!
-//! diesel's manager checks each connection with a round trip before handing it out, which was
-//! one of every four round trips of a GET. Here a connection is trusted when it was in use within
-//! the last [`TRUST_FOR`] and no connection of the pool has failed a check since; otherwise it is
-//! checked first. One whose use failed is checked then (see `Store::with_connection`) and dropped
-//! from the pool if it does not answer. So a busy server sends no checks, and once one connection
-//! is found dead (the database restarted, say) every other is checked before its next use instead
-//! of failing a request.
+//! - PostgreSQL: each [`crate::Store::for_worker`] handle has a pool of its own, whose
+//!   connections are opened on, and driven by, the runtime that first uses them: an actix worker
+//!   keeps its connections' I/O on its own thread. A checkout sends nothing: a connection whose
+//!   socket closed is known broken at once and replaced.
+//! - SQLite: readers share a pool; every write goes through one writer connection, queued in
+//!   order (first come, first served), so that writers never contend through SQLite's busy
+//!   handler. With a pool of one, that one connection serves everything.
+//!
+//! Every wait is bounded here, whatever the database does: a checkout (connecting included) by
+//! the acquire timeout; a PostgreSQL answer by the statement timeout plus
+//! [`crate::config::NO_ANSWER_GRACE`]. A connection whose use was cut short (a deadline, a
+//! dropped request) or failed as unavailable never returns to its pool.
 
-use std::ops::{Deref, DerefMut};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use diesel::r2d2::{ConnectionManager, Error, ManageConnection, R2D2Connection};
+use diesel::connection::{InstrumentationEvent, SimpleConnection};
+use diesel::{Connection, ConnectionError, ConnectionResult, SqliteConnection};
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, PoolableConnection, RecyclingMethod,
+};
+use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, TryFutureExt};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
-/// How long after its last use a connection is handed out without a check.
-pub const TRUST_FOR: Duration = Duration::from_secs(1);
+use crate::config::PgTarget;
+use crate::StoreError;
 
-/// A pooled connection with what the pool needs to know about it.
-pub struct Tracked<C> {
-    conn: C,
-    returned_at: Instant,
-    broken: bool,
-    /// The pool's failure count when the connection was last known good.
-    failures_seen: u64,
-    /// The pool's count of connections found dead.
-    failures: Arc<AtomicU64>,
+pub(crate) type Lite = SyncConnectionWrapper<SqliteConnection, Detached>;
+
+/// Runs a SQLite connection's work on the runtime's blocking threads. When the request waiting
+/// for it is dropped (its client went away), the work still finishes on its own, and the
+/// connection's lock holds its next user until then. (diesel-async's default instead waits for
+/// the work in `drop` with `block_in_place`, which panics on a single-threaded runtime such as an
+/// actix worker's.)
+pub(crate) struct Detached(tokio::runtime::Handle);
+
+impl SpawnBlocking for Detached {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> BoxFuture<'a, Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>>
+    where
+        R: Send + 'static,
+    {
+        self.0.spawn_blocking(task).map_err(Box::from).boxed()
+    }
+
+    fn get_runtime() -> Self {
+        Detached(tokio::runtime::Handle::current())
+    }
+}
+type Manager<C> = AsyncDieselConnectionManager<C>;
+
+/// A connection checked out of its pool. It goes back when the work on it finished (see
+/// [`Lease::finish`]); dropped before that, it is closed instead, since whatever it was doing may
+/// still be under way.
+pub(crate) struct Lease<M: deadpool::managed::Manager> {
+    object: Option<deadpool::managed::Object<M>>,
+    finished: bool,
 }
 
-impl<C: R2D2Connection> Tracked<C> {
-    /// Checks the connection with a round trip; a connection that fails it leaves the pool when
-    /// it is returned.
-    pub fn check(&mut self) {
-        if self.conn.ping().is_err() {
-            self.broken = true;
-            self.failures.fetch_add(1, Ordering::Relaxed);
+impl<M: deadpool::managed::Manager> Lease<M> {
+    pub fn conn(&mut self) -> &mut M::Type {
+        self.object
+            .as_mut()
+            .expect("a lease holds its connection until dropped")
+    }
+
+    /// Returns the connection to its pool, unless `result` says the database was unavailable
+    /// (the connection may be dead, or reach a server that can no longer write).
+    pub fn finish(mut self, result: &impl Outcome) {
+        self.finished = !result.unavailable();
+    }
+}
+
+impl<M: deadpool::managed::Manager> Drop for Lease<M> {
+    fn drop(&mut self) {
+        if let (false, Some(object)) = (self.finished, self.object.take()) {
+            drop(deadpool::managed::Object::take(object));
         }
     }
 }
 
-impl<C> Tracked<C> {
-    /// Drops the connection from the pool when it is returned: for a session whose settings
-    /// were changed.
-    pub fn discard(&mut self) {
-        self.broken = true;
+/// What a unit of work on a connection ended with, as far as the connection is concerned.
+pub(crate) trait Outcome {
+    fn unavailable(&self) -> bool;
+}
+
+impl<T> Outcome for Result<T, StoreError> {
+    fn unavailable(&self) -> bool {
+        matches!(self, Err(StoreError::Unavailable(_)))
     }
 }
 
-impl<C> Deref for Tracked<C> {
-    type Target = C;
-
-    fn deref(&self) -> &C {
-        &self.conn
+impl<T, E> Outcome for Result<T, crate::UpdateError<E>> {
+    fn unavailable(&self) -> bool {
+        matches!(
+            self,
+            Err(crate::UpdateError::Store(StoreError::Unavailable(_)))
+        )
     }
 }
 
-impl<C> DerefMut for Tracked<C> {
-    fn deref_mut(&mut self) -> &mut C {
-        &mut self.conn
+/// Checks a connection out of `pool`, waiting at most `within` (connecting included).
+pub(crate) async fn acquire<M>(
+    pool: &deadpool::managed::Pool<M>,
+    within: Duration,
+) -> Result<Lease<M>, StoreError>
+where
+    M: deadpool::managed::Manager,
+    M::Error: std::fmt::Display,
+{
+    match tokio::time::timeout(within, pool.get()).await {
+        Ok(Ok(object)) => Ok(Lease {
+            object: Some(object),
+            finished: false,
+        }),
+        Ok(Err(error)) => Err(StoreError::Unavailable(format!(
+            "cannot get a database connection: {error}"
+        ))),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "no database connection within {} ms",
+            within.as_millis()
+        ))),
     }
 }
 
-pub struct Manager<C: R2D2Connection + 'static> {
-    inner: ConnectionManager<C>,
-    failures: Arc<AtomicU64>,
-}
-
-impl<C: R2D2Connection + 'static> Manager<C> {
-    pub fn new(url: impl Into<String>) -> Self {
-        Manager {
-            inner: ConnectionManager::new(url),
-            failures: Arc::default(),
-        }
-    }
-}
-
-impl<C: R2D2Connection + 'static> ManageConnection for Manager<C> {
-    type Connection = Tracked<C>;
-    type Error = Error;
-
-    fn connect(&self) -> Result<Tracked<C>, Error> {
-        Ok(Tracked {
-            conn: self.inner.connect()?,
-            returned_at: Instant::now(),
-            broken: false,
-            failures_seen: self.failures.load(Ordering::Relaxed),
-            failures: Arc::clone(&self.failures),
+/// Waits for `work` at most `within`; past it, the database is taken to have stopped answering.
+pub(crate) async fn answered<T>(
+    within: Duration,
+    work: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(within, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(format!(
+                "no answer from the database within {} ms",
+                within.as_millis()
+            )))
         })
+}
+
+/// Pins an async block's result type, for `?` inside it.
+pub(crate) fn unit<T, F: Future<Output = Result<T, StoreError>>>(work: F) -> F {
+    work
+}
+
+/// An error with its causes, for logs: tokio-postgres says "error performing TLS handshake" and
+/// leaves why (an expired certificate, a name that does not match) to its source.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
+/// How to open a PostgreSQL connection.
+pub(crate) struct PgConnector {
+    target: PgTarget,
+    tls: Option<MakeRustlsConnect>,
+}
+
+impl PgConnector {
+    pub fn new(target: PgTarget) -> Result<Self, StoreError> {
+        let tls = target.tls.as_ref().map(crate::tls::connector).transpose()?;
+        Ok(Self { target, tls })
     }
 
-    fn is_valid(&self, conn: &mut Tracked<C>) -> Result<(), Error> {
-        let failures = self.failures.load(Ordering::Relaxed);
-        if conn.returned_at.elapsed() < TRUST_FOR && conn.failures_seen == failures {
-            return Ok(());
-        }
-        match self.inner.is_valid(&mut conn.conn) {
-            Ok(()) => {
-                conn.failures_seen = failures;
-                Ok(())
+    /// Opens a connection; `prepared` counts the statements it prepares for its cache.
+    pub async fn connect(&self, prepared: Arc<AtomicU64>) -> ConnectionResult<AsyncPgConnection> {
+        let failed = |e: tokio_postgres::Error| ConnectionError::BadConnection(with_causes(&e));
+        let mut conn = match &self.tls {
+            None => {
+                let (client, connection) = self
+                    .target
+                    .config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(failed)?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await?
             }
-            Err(error) => {
-                self.failures.fetch_add(1, Ordering::Relaxed);
-                Err(error)
+            Some(tls) => {
+                let (client, connection) = self
+                    .target
+                    .config
+                    .connect(tls.clone())
+                    .await
+                    .map_err(failed)?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await?
             }
+        };
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::CacheQuery { .. } = event {
+                prepared.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Ok(conn)
+    }
+
+    /// A pool of at most `max` connections, opened when first needed.
+    pub fn pool(
+        self: &Arc<Self>,
+        max: usize,
+        prepared: &Arc<AtomicU64>,
+    ) -> Pool<AsyncPgConnection> {
+        let connector = Arc::clone(self);
+        let prepared = Arc::clone(prepared);
+        let mut config = ManagerConfig::default();
+        config.recycling_method = RecyclingMethod::Fast;
+        config.custom_setup = Box::new(move |_| {
+            let (connector, prepared) = (Arc::clone(&connector), Arc::clone(&prepared));
+            async move { connector.connect(prepared).await }.boxed()
+        });
+        pool(Manager::new_with_config("", config), max)
+    }
+}
+
+fn pool<C>(manager: Manager<C>, max: usize) -> Pool<C>
+where
+    C: PoolableConnection + 'static,
+    Manager<C>:
+        deadpool::managed::Manager<Type = C, Error = diesel_async::pooled_connection::PoolError>,
+{
+    Pool::builder(manager)
+        .max_size(max.max(1))
+        .build()
+        .expect("a pool without timeouts needs no runtime to build")
+}
+
+/// Settings every SQLite connection gets: a busy timeout, for locks held by another process (a
+/// second instance, an operator's shell); foreign keys on; and the synchronous level WAL needs
+/// (commits survive a crash of the process; the last ones may be lost if the machine loses power,
+/// as with any WAL database at `NORMAL`).
+pub(crate) fn sqlite_connection(
+    path: &str,
+    busy_timeout: Duration,
+) -> ConnectionResult<SqliteConnection> {
+    let mut conn = SqliteConnection::establish(path)?;
+    conn.batch_execute(&format!(
+        "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        busy_timeout.as_millis()
+    ))
+    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
+}
+
+/// SQLite's connections: readers, and the one writer.
+pub(crate) struct SqlitePools {
+    /// `None` with a pool size of one: the writer reads too.
+    readers: Option<Pool<Lite>>,
+    writer: Pool<Lite>,
+}
+
+impl SqlitePools {
+    pub fn new(path: &str, size: usize, busy_timeout: Duration) -> Self {
+        let manager = || {
+            let path = path.to_owned();
+            let mut config = ManagerConfig::default();
+            config.recycling_method = RecyclingMethod::Fast;
+            config.custom_setup = Box::new(move |_| {
+                let path = path.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || sqlite_connection(&path, busy_timeout))
+                        .await
+                        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?
+                        .map(|conn| Lite::with_runtime(conn, Detached::get_runtime()))
+                }
+                .boxed()
+            });
+            Manager::new_with_config("", config)
+        };
+        SqlitePools {
+            readers: (size > 1).then(|| pool(manager(), size - 1)),
+            writer: pool(manager(), 1),
         }
     }
 
-    /// Called when a connection is returned to the pool.
-    fn has_broken(&self, conn: &mut Tracked<C>) -> bool {
-        conn.returned_at = Instant::now();
-        conn.broken || self.inner.has_broken(&mut conn.conn)
+    pub fn reader(&self) -> &Pool<Lite> {
+        self.readers.as_ref().unwrap_or(&self.writer)
+    }
+
+    pub fn writer(&self) -> &Pool<Lite> {
+        &self.writer
+    }
+
+    fn statuses(&self) -> impl Iterator<Item = deadpool::Status> + '_ {
+        self.readers
+            .iter()
+            .chain(std::iter::once(&self.writer))
+            .map(Pool::status)
+    }
+}
+
+/// The connection pools at one instant, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// The most connections the pools open.
+    pub max: usize,
+    /// Connections open, in use or idle.
+    pub open: usize,
+    pub idle: usize,
+    /// Requests waiting for a connection.
+    pub waiting: usize,
+}
+
+impl PoolStatus {
+    pub fn in_use(&self) -> usize {
+        self.open.saturating_sub(self.idle)
+    }
+
+    fn add(mut self, status: deadpool::Status) -> Self {
+        self.max += status.max_size;
+        self.open += status.size;
+        self.idle += status.available;
+        self.waiting += status.waiting;
+        self
+    }
+}
+
+/// Every PostgreSQL pool made from one opened store, so that metrics see them all. Pools are
+/// held weakly: one whose handles are gone no longer counts.
+#[derive(Default)]
+pub(crate) struct PgPools(Mutex<Vec<deadpool::managed::WeakPool<Manager<AsyncPgConnection>>>>);
+
+impl PgPools {
+    pub fn register(&self, pool: &Pool<AsyncPgConnection>) {
+        let mut pools = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        pools.retain(|p| p.upgrade().is_some());
+        pools.push(pool.weak());
+    }
+
+    pub fn status(&self) -> PoolStatus {
+        let pools = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        pools
+            .iter()
+            .filter_map(|p| p.upgrade())
+            .fold(PoolStatus::default(), |sum, pool| sum.add(pool.status()))
+    }
+}
+
+impl SqlitePools {
+    pub fn status(&self) -> PoolStatus {
+        self.statuses().fold(PoolStatus::default(), PoolStatus::add)
     }
 }

@@ -33,8 +33,9 @@ pub async fn get_client(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let client = crate::db::run(&store, move |store| store.get(caller.scope(), id))
-        .await??
+    let client = store
+        .get(caller.scope(), id)
+        .await?
         .ok_or_else(ApiError::not_found)?;
     Ok(respond(HttpResponse::Ok(), client))
 }

@@ -103,11 +103,10 @@ pub async fn client_history(
     let mut query = Query::parse(&req)?;
     let page = query.page();
     query.finish()?;
-    let (entries, more) = crate::db::run(&store, move |store| {
-        store.history(caller.scope(), id, page.limit, page.offset)
-    })
-    .await??
-    .ok_or_else(ApiError::not_found)?;
+    let (entries, more) = store
+        .history(caller.scope(), id, page.limit, page.offset)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let body = entries
         .into_iter()
         .map(to_out)

@@ -112,10 +112,7 @@ pub async fn list_clients(
         own => own,
     };
     query.finish()?;
-    let (clients, more) = crate::db::run(&store, move |store| {
-        store.list(scope, filter, page.limit, page.offset)
-    })
-    .await??;
+    let (clients, more) = store.list(scope, filter, page.limit, page.offset).await?;
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     if more {

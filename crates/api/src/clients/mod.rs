@@ -173,9 +173,3 @@ impl From<StoreError> for ApiError {
         }
     }
 }
-
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(error: actix_web::error::BlockingError) -> Self {
-        ApiError::internal(error)
-    }
-}

@@ -198,19 +198,18 @@ pub async fn register_person(
         location: Some(location(client.id)),
         etag: Some(etag::of(client.version)),
     };
-    let (response, replayed) = crate::db::run(&store, move |store| match idempotency {
-        None => store
-            .insert(&client, &audit, None)
-            .map(|()| (response, false))
-            .map_err(ApiError::from),
-        Some(key) => register_once(store, &key, &client, &audit, response, now),
-    })
-    .await??;
+    let (response, replayed) = match idempotency {
+        None => {
+            store.insert(&client, &audit, None).await?;
+            (response, false)
+        }
+        Some(key) => register_once(&store, &key, &client, &audit, response, now).await?,
+    };
     Ok(created(&response, replayed))
 }
 
 /// Registers under an idempotency key: runs the registration once, replays it afterwards.
-fn register_once(
+async fn register_once(
     store: &Store,
     key: &IdempotencyKey,
     client: &domain::Client,
@@ -218,13 +217,13 @@ fn register_once(
     response: StoredResponse,
     now: chrono::DateTime<Utc>,
 ) -> Result<(StoredResponse, bool), ApiError> {
-    match store.claim_idempotency_key(key, now)? {
-        Claim::Claimed => match store.insert(client, audit, Some((key, &response))) {
+    match store.claim_idempotency_key(key, now).await? {
+        Claim::Claimed => match store.insert(client, audit, Some((key, &response))).await {
             Ok(()) => Ok((response, false)),
             Err(error) => {
                 // Free the key so that a retry runs anew; if even that fails, the claim is
                 // treated as abandoned after a minute.
-                if let Err(release) = store.release_idempotency_key(key) {
+                if let Err(release) = store.release_idempotency_key(key).await {
                     tracing::warn!(error = %release, "cannot release an idempotency key");
                 }
                 Err(error.into())

@@ -143,8 +143,8 @@ pub async fn update_person(
     };
     let if_match = IfMatch::from_headers(req.headers());
     let audit = caller.audit(&req);
-    let outcome = crate::db::run(&store, move |store| {
-        store.update(caller.scope(), id, &audit, |current| {
+    let outcome = store
+        .update(caller.scope(), id, &audit, move |current| {
             if !if_match.allows(current.version) {
                 return Err(ApiError {
                     etag: Some(etag::of(current.version)),
@@ -159,8 +159,7 @@ pub async fn update_person(
             }
             domain::plan(current, &input, Utc::now()).map_err(ApiError::validation)
         })
-    })
-    .await?;
+        .await;
     match outcome {
         Ok(plan) => Ok(respond(HttpResponse::Ok(), plan.client)),
         Err(UpdateError::NotFound) => Err(ApiError::not_found()),

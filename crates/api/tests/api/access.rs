@@ -43,6 +43,7 @@ async fn every_route_refuses_a_missing_wrong_or_revoked_key_with_401(app: TestAp
     assert!(app
         .store
         .revoke_api_key(revoked.id, chrono::Utc::now())
+        .await
         .unwrap());
     let (_, live_key) = app.new_key(Some(1), "live").await;
     let wrong_secret = format!("{}{}", &live_key[..live_key.len() - 64], "0".repeat(64));
@@ -261,7 +262,7 @@ async fn an_admin_key_sees_every_organization_and_names_one_to_register(app: Tes
 }
 
 async fn keys_are_stored_as_hashes_never_as_keys(app: TestApp) {
-    let keys = app.store.list_api_keys().unwrap();
+    let keys = app.store.list_api_keys().await.unwrap();
     let secret = &app.key[app.key.len() - 64..];
     assert_eq!(keys.len(), 1);
     assert_ne!(keys[0].secret_hash, secret);
@@ -269,7 +270,9 @@ async fn keys_are_stored_as_hashes_never_as_keys(app: TestApp) {
     assert_eq!(keys[0].secret_hash.len(), 64, "hex SHA-256");
     app.list("").await.expect(StatusCode::OK);
     assert!(
-        app.store.list_api_keys().unwrap()[0].last_used_at.is_some(),
+        app.store.list_api_keys().await.unwrap()[0]
+            .last_used_at
+            .is_some(),
         "last use is recorded"
     );
 }
@@ -283,7 +286,7 @@ crate::on_both_backends!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_start_of_the_embedded_database_prints_a_working_key_once() {
-    let (database, _guard) = fresh_database(Backend::Sqlite).unwrap();
+    let (database, _guard) = fresh_database(Backend::Sqlite).await.unwrap();
     let first = ServerProcess::start(&database, &[]);
     let (output, port) = (first.lines(), first.port);
     let key = output
@@ -314,7 +317,7 @@ async fn the_first_start_of_the_embedded_database_prints_a_working_key_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_is_never_bootstrapped() {
-    let Some((database, _guard)) = fresh_database(Backend::Postgres) else {
+    let Some((database, _guard)) = fresh_database(Backend::Postgres).await else {
         return;
     };
     let mut config = api::Config::with_database(database);

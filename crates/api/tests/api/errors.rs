@@ -2,12 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection, SqliteConnection};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{assert_unchanged, id_of, Backend, Body, TestApp};
+use crate::helpers::{assert_unchanged, id_of, pg_connect, Backend, Body, Sql, TestApp};
 
 async fn body_that_is_not_json_is_400_and_changes_nothing(app: TestApp) {
     let client = app.registered().await;
@@ -169,49 +167,49 @@ crate::on_both_backends!(
     request_id_is_echoed_when_safe_and_generated_otherwise,
 );
 
-/// Makes the test's database unavailable until the returned guard is dropped.
+/// Makes the test's database unavailable until [`Outage::end`].
 enum Outage {
-    Sqlite(SqliteConnection),
+    /// Another process holding the write lock: writers queue, then give up.
+    Sqlite(Sql),
+    /// The database refuses connections, and the server's are closed.
     Postgres {
-        admin: PgConnection,
+        admin: tokio_postgres::Client,
         database: String,
     },
 }
 
 impl Outage {
-    fn start(app: &TestApp) -> Self {
+    async fn start(app: &TestApp) -> Self {
         match app.backend {
             Backend::Sqlite => {
-                // Another process holding the write lock: writers queue, then give up.
-                let mut conn = SqliteConnection::establish(&app.database_url).unwrap();
-                conn.batch_execute("BEGIN EXCLUSIVE").unwrap();
-                Outage::Sqlite(conn)
+                let mut sql = Sql::connect(app).await;
+                sql.execute("BEGIN EXCLUSIVE").await.unwrap();
+                Outage::Sqlite(sql)
             }
             Backend::Postgres => {
                 let database = app.database_url.rsplit('/').next().unwrap().to_owned();
                 let admin_url = app.database_url.replace(&database, "postgres");
-                let mut admin = PgConnection::establish(&admin_url).unwrap();
+                let admin = pg_connect(&admin_url).await.unwrap();
                 admin
                     .batch_execute(&format!(
                         "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false; \
                          SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}';"
                     ))
+                    .await
                     .unwrap();
                 Outage::Postgres { admin, database }
             }
         }
     }
 
-    fn end(self) {
+    async fn end(self) {
         match self {
-            Outage::Sqlite(mut conn) => conn.batch_execute("ROLLBACK").unwrap(),
-            Outage::Postgres {
-                mut admin,
-                database,
-            } => admin
+            Outage::Sqlite(mut sql) => sql.execute("ROLLBACK").await.unwrap(),
+            Outage::Postgres { admin, database } => admin
                 .batch_execute(&format!(
                     "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true"
                 ))
+                .await
                 .unwrap(),
         }
     }
@@ -227,7 +225,7 @@ async fn database_outage_is_a_quick_503_that_changes_nothing_and_the_server_reco
     let client = app.registered().await;
     let id = id_of(&client);
 
-    let outage = Outage::start(&app);
+    let outage = Outage::start(&app).await;
     let started = Instant::now();
     let response = app.update(&id, json!({"city": "Lyon"})).await;
     assert_eq!(response.header("retry-after"), Some("1"));
@@ -245,7 +243,7 @@ async fn database_outage_is_a_quick_503_that_changes_nothing_and_the_server_reco
             .await
             .problem(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
     }
-    outage.end();
+    outage.end().await;
 
     // Ready again by itself, without a restart (the pool may first have to open a connection).
     app.until_ready(Duration::from_secs(10)).await;

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
+use diesel::Connection;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -74,10 +74,59 @@ pub enum TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let TestDatabase::Postgres { admin_url, name } = self {
-            if let Ok(mut conn) = PgConnection::establish(admin_url) {
-                let _ =
-                    conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+            // `drop` cannot await: the database is dropped from a thread and runtime of its own.
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    if let Ok(admin) = pg_connect(&admin_url).await {
+                        let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                        let _ = admin.batch_execute(&sql).await;
+                    }
+                });
+            });
+            let _ = dropped.join();
+        }
+    }
+}
+
+/// A plain PostgreSQL connection (no TLS), driven on the caller's runtime.
+pub async fn pg_connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// A connection to a test's database beside the server's, to look at or change what the API
+/// does not let one touch.
+pub enum Sql {
+    Sqlite(diesel::SqliteConnection),
+    Postgres(tokio_postgres::Client),
+}
+
+impl Sql {
+    pub async fn connect(app: &TestApp) -> Self {
+        match app.backend {
+            Backend::Sqlite => {
+                Sql::Sqlite(diesel::SqliteConnection::establish(&app.database_url).unwrap())
             }
+            Backend::Postgres => Sql::Postgres(pg_connect(&app.database_url).await.unwrap()),
+        }
+    }
+
+    /// Runs one or more statements; the database's error message if one fails.
+    pub async fn execute(&mut self, sql: &str) -> Result<(), String> {
+        match self {
+            Sql::Sqlite(conn) => conn.batch_execute(sql).map_err(|e| e.to_string()),
+            Sql::Postgres(client) => client.batch_execute(sql).await.map_err(|e| {
+                e.as_db_error()
+                    .map_or_else(|| e.to_string(), |db| db.message().to_owned())
+            }),
         }
     }
 }
@@ -121,7 +170,7 @@ pub struct TestApp {
 
 /// A database of its own for one test: a SQLite file in a temporary directory, or a new
 /// PostgreSQL database; `None` when PostgreSQL is unreachable outside CI.
-pub fn fresh_database(backend: Backend) -> Option<(String, TestDatabase)> {
+pub async fn fresh_database(backend: Backend) -> Option<(String, TestDatabase)> {
     Some(match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -130,7 +179,7 @@ pub fn fresh_database(backend: Backend) -> Option<(String, TestDatabase)> {
         }
         Backend::Postgres => {
             let admin_url = admin_url();
-            let mut admin = match PgConnection::establish(&admin_url) {
+            let admin = match pg_connect(&admin_url).await {
                 Ok(conn) => conn,
                 Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
                     panic!(
@@ -148,6 +197,7 @@ pub fn fresh_database(backend: Backend) -> Option<(String, TestDatabase)> {
             let name = format!("clients_test_{}", uuid::Uuid::now_v7().simple());
             admin
                 .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                .await
                 .expect("create test database");
             (
                 with_database(&admin_url, &name),
@@ -168,17 +218,14 @@ impl TestApp {
         backend: Backend,
         configure: impl FnOnce(&mut api::Config),
     ) -> Option<TestApp> {
-        let (database_url, database) = fresh_database(backend)?;
-        let store_config = store::StoreConfig::new(database_url.clone());
-        let (store, key) = tokio::task::spawn_blocking(move || {
-            let store = store::Store::open(&store_config).expect("test database opens");
-            let key = api::auth::create_key(&store, Some(1), "test", chrono::Utc::now())
-                .unwrap()
-                .1;
-            (store, key)
-        })
-        .await
-        .unwrap();
+        let (database_url, database) = fresh_database(backend).await?;
+        let store = store::Store::open(&store::StoreConfig::new(database_url.clone()))
+            .await
+            .expect("test database opens");
+        let key = api::auth::create_key(&store, Some(1), "test", chrono::Utc::now())
+            .await
+            .unwrap()
+            .1;
         Some(Self::serve(backend, database_url, store, key, Some(database), configure).await)
     }
 
@@ -239,13 +286,9 @@ impl TestApp {
         organization_id: Option<i32>,
         name: &str,
     ) -> (store::ApiKey, String) {
-        let store = self.store.clone();
-        let name = name.to_owned();
-        tokio::task::spawn_blocking(move || {
-            api::auth::create_key(&store, organization_id, &name, chrono::Utc::now()).unwrap()
-        })
-        .await
-        .unwrap()
+        api::auth::create_key(&self.store, organization_id, name, chrono::Utc::now())
+            .await
+            .unwrap()
     }
 
     pub async fn request(
@@ -545,35 +588,23 @@ fn with_database_replaces_only_the_database_name() {
 
 /// The lock an update of one client needs, held from outside the server until released: an
 /// update of that client waits for it (PostgreSQL: the row; SQLite: the database's write lock).
-pub enum ClientLock {
-    Sqlite(diesel::SqliteConnection),
-    Postgres(PgConnection),
-}
+pub struct ClientLock(Sql);
 
 impl ClientLock {
-    pub fn hold(app: &TestApp, id: &str) -> Self {
-        match app.backend {
-            Backend::Sqlite => {
-                let mut conn = diesel::SqliteConnection::establish(&app.database_url).unwrap();
-                conn.batch_execute("BEGIN IMMEDIATE").unwrap();
-                ClientLock::Sqlite(conn)
-            }
+    pub async fn hold(app: &TestApp, id: &str) -> Self {
+        let mut sql = Sql::connect(app).await;
+        let lock = match app.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE".to_owned(),
             Backend::Postgres => {
-                let mut conn = PgConnection::establish(&app.database_url).unwrap();
-                conn.batch_execute(&format!(
-                    "BEGIN; SELECT 1 FROM clients WHERE id = '{id}' FOR UPDATE"
-                ))
-                .unwrap();
-                ClientLock::Postgres(conn)
+                format!("BEGIN; SELECT 1 FROM clients WHERE id = '{id}' FOR UPDATE")
             }
-        }
+        };
+        sql.execute(&lock).await.unwrap();
+        ClientLock(sql)
     }
 
-    pub fn release(self) {
-        match self {
-            ClientLock::Sqlite(mut conn) => conn.batch_execute("ROLLBACK").unwrap(),
-            ClientLock::Postgres(mut conn) => conn.batch_execute("ROLLBACK").unwrap(),
-        }
+    pub async fn release(mut self) {
+        self.0.execute("ROLLBACK").await.unwrap();
     }
 }
 

@@ -1,11 +1,9 @@
 //! Contract rule 8 and `GET /api/v1/clients/{id}/history`.
 
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection, SqliteConnection};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{id_of, Backend, TestApp};
+use crate::helpers::{id_of, Backend, Sql, TestApp};
 
 fn versions(entries: &Value) -> Vec<i64> {
     entries
@@ -167,19 +165,20 @@ async fn history_of_an_unknown_client_is_404_and_bad_parameters_are_400(app: Tes
 async fn history_entries_cannot_be_rewritten_even_in_the_database(app: TestApp) {
     let client = app.registered().await;
     let id = id_of(&client);
+    let mut sql = Sql::connect(&app).await;
     let result = match app.backend {
-        Backend::Sqlite => SqliteConnection::establish(&app.database_url)
-            .unwrap()
-            .batch_execute(&format!(
+        Backend::Sqlite => {
+            sql.execute(&format!(
                 "UPDATE client_history SET actor_name = 'x' WHERE client_id = '{id}'"
             ))
-            .map_err(|e| e.to_string()),
-        Backend::Postgres => PgConnection::establish(&app.database_url)
-            .unwrap()
-            .batch_execute(&format!(
+            .await
+        }
+        Backend::Postgres => {
+            sql.execute(&format!(
                 "DELETE FROM client_history WHERE client_id = '{id}'"
             ))
-            .map_err(|e| e.to_string()),
+            .await
+        }
     };
     assert!(result.unwrap_err().contains("append-only"));
     assert_eq!(

@@ -1,12 +1,10 @@
 //! Safe retries of registration with `Idempotency-Key`.
 
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection, SqliteConnection};
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{person, Backend, Body, Response, TestApp};
+use crate::helpers::{person, Backend, Body, Response, Sql, TestApp};
 
 async fn register_with_key(app: &TestApp, key: &str, body: Value) -> Response {
     app.request(
@@ -116,17 +114,13 @@ async fn a_key_expires_after_24_hours(app: TestApp) {
         .await
         .expect(StatusCode::CREATED);
     // Age the key by 25 hours, as time would.
-    let aged = match app.backend {
-        Backend::Sqlite => SqliteConnection::establish(&app.database_url)
-            .unwrap()
-            .batch_execute("UPDATE idempotency_keys SET created_at = '2000-01-01 00:00:00+00:00'"),
-        Backend::Postgres => PgConnection::establish(&app.database_url)
-            .unwrap()
-            .batch_execute(
-                "UPDATE idempotency_keys SET created_at = created_at - interval '25 hours'",
-            ),
+    let age = match app.backend {
+        Backend::Sqlite => "UPDATE idempotency_keys SET created_at = '2000-01-01 00:00:00+00:00'",
+        Backend::Postgres => {
+            "UPDATE idempotency_keys SET created_at = created_at - interval '25 hours'"
+        }
     };
-    aged.unwrap();
+    Sql::connect(&app).await.execute(age).await.unwrap();
     register_with_key(&app, "key-1", person())
         .await
         .expect(StatusCode::CREATED);
@@ -161,7 +155,12 @@ async fn keys_are_scoped_to_the_organization(app: TestApp) {
 }
 
 /// Claims `key` for `body` as another server instance would, at `at`.
-fn claim_elsewhere(app: &TestApp, key: &str, body: &Value, at: chrono::DateTime<chrono::Utc>) {
+async fn claim_elsewhere(
+    app: &TestApp,
+    key: &str,
+    body: &Value,
+    at: chrono::DateTime<chrono::Utc>,
+) {
     let request_hash = api::body::canonical_hash(&serde_json::to_vec(body).unwrap());
     let key = store::IdempotencyKey {
         organization_id: 1,
@@ -169,14 +168,14 @@ fn claim_elsewhere(app: &TestApp, key: &str, body: &Value, at: chrono::DateTime<
         request_hash,
     };
     assert_eq!(
-        app.store.claim_idempotency_key(&key, at).unwrap(),
+        app.store.claim_idempotency_key(&key, at).await.unwrap(),
         store::Claim::Claimed
     );
 }
 
 async fn a_retry_while_the_first_request_runs_is_409_until_the_claim_is_abandoned(app: TestApp) {
     let body = person();
-    claim_elsewhere(&app, "running", &body, chrono::Utc::now());
+    claim_elsewhere(&app, "running", &body, chrono::Utc::now()).await;
     register_with_key(&app, "running", body.clone())
         .await
         .problem(StatusCode::CONFLICT, "idempotency_request_in_progress");
@@ -188,7 +187,8 @@ async fn a_retry_while_the_first_request_runs_is_409_until_the_claim_is_abandone
         "abandoned",
         &body,
         chrono::Utc::now() - chrono::TimeDelta::minutes(2),
-    );
+    )
+    .await;
     register_with_key(&app, "abandoned", body)
         .await
         .expect(StatusCode::CREATED);

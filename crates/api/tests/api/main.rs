@@ -7,12 +7,14 @@ mod tcp_proxy;
 
 mod access;
 mod concurrency;
+mod connections;
 mod errors;
 mod get;
 mod history;
 mod idempotency;
 mod list;
 mod operability;
+mod outages;
 mod register;
 mod spec;
 mod update;

@@ -1,0 +1,270 @@
+//! The clients: registering, reading, updating and listing them.
+
+use std::time::Duration;
+
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use domain::history::{registration_changes, update_changes, Change};
+use domain::{Client, KycStatus, RiskLevel, UpdatePlan};
+use uuid::Uuid;
+
+use crate::idempotency::{IdempotencyKey, StoredResponse};
+use crate::pg_statements::{ClientById, RegisterWithHistory, UpdateWithHistory};
+use crate::pool::{acquire, answered};
+use crate::row::{ClientRow, DbUuid};
+use crate::{
+    on_postgres, on_sqlite, sqlite_writes, with_connection, Audit, Db, Scope, Store, StoreError,
+    UpdateError,
+};
+
+/// Optimistic attempts of an update (read, then write if the version is unchanged) before it
+/// takes the row lock instead. A second attempt is rare; a third means the client is hot.
+const OPTIMISTIC_ATTEMPTS: usize = 3;
+
+/// Which clients of an organization a listing returns; `None` matches any value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    pub kyc_status: Option<KycStatus>,
+    pub risk_level: Option<RiskLevel>,
+    pub is_blacklisted: Option<bool>,
+    pub blocked: Option<bool>,
+}
+
+pub(crate) fn changes_json(changes: &[Change]) -> Result<String, StoreError> {
+    serde_json::to_string(changes)
+        .map_err(|e| StoreError::Internal(format!("cannot encode history: {e}")))
+}
+
+impl Store {
+    /// Stores a new client with its first history entry. The email and the external code must
+    /// not be used by another client of the organization (the unique indexes say so; nothing is
+    /// read first). With `idempotency`, the claimed key is completed with `response` in the same
+    /// statement or transaction, so a retry can never find a client without its response, or
+    /// the reverse.
+    pub async fn insert(
+        &self,
+        client: &Client,
+        audit: &Audit,
+        idempotency: Option<(&IdempotencyKey, &StoredResponse)>,
+    ) -> Result<(), StoreError> {
+        let changes = changes_json(&registration_changes(client))?;
+        match &self.db {
+            Db::Postgres(pool) => {
+                let mut lease = acquire(pool, self.acquire_timeout()).await?;
+                let insert = RegisterWithHistory::new(client, audit, &changes, idempotency);
+                let conn = lease.conn();
+                let result = answered(self.answer_deadline(), async {
+                    insert
+                        .execute(conn)
+                        .await
+                        .map(drop)
+                        .map_err(StoreError::from)
+                })
+                .await;
+                lease.finish(&result);
+                result
+            }
+            Db::Sqlite(pools) => {
+                let mut lease = acquire(pools.writer(), self.acquire_timeout()).await?;
+                let (client, audit) = (client.clone(), audit.clone());
+                let idempotency = idempotency.map(|(k, r)| (k.clone(), r.clone()));
+                let result = lease
+                    .conn()
+                    .spawn_blocking(move |conn| {
+                        sqlite_writes::register(conn, &client, &audit, &changes, idempotency)
+                    })
+                    .await
+                    .map_err(StoreError::from);
+                lease.finish(&result);
+                result
+            }
+        }
+    }
+
+    /// The client with this id within the scope. A client of another organization is not found,
+    /// exactly like an unknown id.
+    pub async fn get(&self, scope: Scope, id: Uuid) -> Result<Option<Client>, StoreError> {
+        let row = match &self.db {
+            Db::Postgres(pool) => on_postgres!(self, pool, |conn| {
+                Ok(ClientById::<false>(id)
+                    .get_result::<ClientRow>(conn)
+                    .await
+                    .optional()?)
+            }),
+            Db::Sqlite(pools) => on_sqlite!(self, pools.reader(), |conn| {
+                use crate::schema::sqlite::clients::dsl as c;
+                let read = c::clients.filter(c::id.eq(DbUuid(id)));
+                Ok(read.first::<ClientRow>(conn).await.optional()?)
+            }),
+        }?;
+        let row = row.filter(|r| scope.allows(r.organization_id));
+        row.map(Client::try_from).transpose()
+    }
+
+    /// Updates a client: lets `decide` compute the change from the stored client (or refuse
+    /// it), and writes the next version with its history entry. A no-op plan writes nothing.
+    ///
+    /// PostgreSQL: the client is read without a lock, then written by one statement that
+    /// checks the version is still the one read; if someone else changed the client meanwhile,
+    /// it is read and decided again, and after a few such collisions the update takes the row
+    /// lock. So `decide` may run more than once, always on the latest client. SQLite: the writer
+    /// reads and writes in one immediate transaction.
+    pub async fn update<E, D>(
+        &self,
+        scope: Scope,
+        id: Uuid,
+        audit: &Audit,
+        decide: D,
+    ) -> Result<UpdatePlan, UpdateError<E>>
+    where
+        E: Send + 'static,
+        D: Fn(&Client) -> Result<UpdatePlan, E> + Send + Sync + 'static,
+    {
+        match &self.db {
+            Db::Postgres(pool) => {
+                let mut lease = acquire(pool, self.acquire_timeout()).await?;
+                let result = update_postgres(
+                    lease.conn(),
+                    self.answer_deadline(),
+                    scope,
+                    id,
+                    audit,
+                    &decide,
+                )
+                .await;
+                lease.finish(&result);
+                result
+            }
+            Db::Sqlite(pools) => {
+                let mut lease = acquire(pools.writer(), self.acquire_timeout()).await?;
+                let audit = audit.clone();
+                let result = lease
+                    .conn()
+                    .spawn_blocking(move |conn| {
+                        Ok(sqlite_writes::update(conn, scope, id, &audit, &decide))
+                    })
+                    .await
+                    .unwrap_or_else(|error| Err(error.into()));
+                lease.finish(&result);
+                result
+            }
+        }
+    }
+
+    /// A page of the scope's clients matching `filter`, in id (registration) order, and
+    /// whether more remain.
+    pub async fn list(
+        &self,
+        scope: Scope,
+        filter: ListFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Client>, bool), StoreError> {
+        with_connection!(self, reader, |conn, s| {
+            use s::clients::dsl as c;
+            let mut query = c::clients.into_boxed();
+            if let Scope::Organization(organization_id) = scope {
+                query = query.filter(c::organization_id.eq(organization_id));
+            }
+            if let Some(status) = filter.kyc_status {
+                query = query.filter(c::kyc_status.eq(status.as_str()));
+            }
+            if let Some(level) = filter.risk_level {
+                query = query.filter(c::risk_level.eq(level.as_str()));
+            }
+            if let Some(flag) = filter.is_blacklisted {
+                query = query.filter(c::is_blacklisted.eq(flag));
+            }
+            if let Some(flag) = filter.blocked {
+                query = query.filter(c::blocked.eq(flag));
+            }
+            let mut rows = query
+                .order(c::id.asc())
+                .limit(limit + 1)
+                .offset(offset)
+                .load::<ClientRow>(conn)
+                .await?;
+            let more = rows.len() as i64 > limit;
+            rows.truncate(usize::try_from(limit).unwrap_or(0));
+            let clients = rows
+                .into_iter()
+                .map(Client::try_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((clients, more))
+        })
+    }
+}
+
+/// The stored client with this id within the scope, or `NotFound`.
+fn in_scope<E>(row: Option<ClientRow>, scope: Scope) -> Result<Client, UpdateError<E>> {
+    let row = row.filter(|r| scope.allows(r.organization_id));
+    Ok(Client::try_from(row.ok_or(UpdateError::NotFound)?)?)
+}
+
+/// See [`Store::update`]. Each statement waits for its answer at most `deadline`.
+async fn update_postgres<E: Send>(
+    conn: &mut AsyncPgConnection,
+    deadline: Duration,
+    scope: Scope,
+    id: Uuid,
+    audit: &Audit,
+    decide: &(impl Fn(&Client) -> Result<UpdatePlan, E> + Sync),
+) -> Result<UpdatePlan, UpdateError<E>> {
+    for _ in 0..OPTIMISTIC_ATTEMPTS {
+        let row = answered(deadline, async {
+            Ok(ClientById::<false>(id)
+                .get_result::<ClientRow>(conn)
+                .await
+                .optional()?)
+        })
+        .await?;
+        let current = in_scope(row, scope)?;
+        let plan = decide(&current).map_err(UpdateError::Rejected)?;
+        if plan.is_noop() {
+            return Ok(plan);
+        }
+        let changes = changes_json(&update_changes(&plan.changes))?;
+        let write = UpdateWithHistory {
+            next: &plan.client,
+            from_version: current.version,
+            audit,
+            changes: &changes,
+        };
+        let written = answered(deadline, async { Ok(write.execute(conn).await?) }).await?;
+        if written == 1 {
+            return Ok(plan);
+        }
+        // Someone else changed the client since it was read: decide again on what they wrote.
+    }
+    // Contended: read under the row lock, so that this update runs after the others, on their
+    // result. Cut off before its commit, the transaction rolls back with its connection.
+    let locked = conn.transaction(async |conn| {
+        let row = ClientById::<true>(id)
+            .get_result::<ClientRow>(conn)
+            .await
+            .optional()?;
+        let current = in_scope(row, scope)?;
+        let plan = decide(&current).map_err(UpdateError::Rejected)?;
+        if !plan.is_noop() {
+            let changes = changes_json(&update_changes(&plan.changes))?;
+            UpdateWithHistory {
+                next: &plan.client,
+                from_version: current.version,
+                audit,
+                changes: &changes,
+            }
+            .execute(conn)
+            .await?;
+        }
+        Ok(plan)
+    });
+    tokio::time::timeout(deadline, locked)
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(format!(
+                "no answer from the database within {} ms",
+                deadline.as_millis()
+            ))
+            .into())
+        })
+}
