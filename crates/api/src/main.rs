@@ -3,7 +3,8 @@ use clap::Parser;
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let config = api::Config::parse();
-    api::telemetry::init(config.log_format);
+    // Flushes the last log lines when main returns.
+    let _logs = api::telemetry::init(config.log_format);
     if let Some(api::config::Command::Keys(command)) = &config.command {
         return api::cli::run_keys(&config, command).await;
     }

@@ -1,11 +1,12 @@
 //! Timestamps on the wire: RFC 3339 in UTC, always with six fractional digits
 //! (`2026-11-24T10:15:30.123400Z`), so they have one fixed width and sort as text.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serializer;
 
 pub fn micros<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(&at.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    // chrono's RFC 3339 writer, not a format string: no pattern parsed on every call.
+    serializer.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Micros, true))
 }
 
 #[cfg(test)]
