@@ -93,8 +93,9 @@ impl Store {
             }),
             Db::Sqlite(pools) => on_sqlite!(self, pools.reader(), |conn| {
                 use crate::schema::sqlite::clients::dsl as c;
+                // No `LIMIT ?`: see `sqlite_writes::update`.
                 let read = c::clients.filter(c::id.eq(DbUuid(id)));
-                Ok(read.first::<ClientRow>(conn).await.optional()?)
+                Ok(read.get_result::<ClientRow>(conn).await.optional()?)
             }),
         }?;
         let row = row.filter(|r| scope.allows(r.organization_id));

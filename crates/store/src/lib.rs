@@ -18,6 +18,7 @@ mod pool;
 mod row;
 mod schema;
 mod sqlite_writes;
+mod statements;
 mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -16,6 +16,7 @@ use diesel::QueryResult;
 use domain::Client;
 
 use crate::idempotency::{IdempotencyKey, StoredResponse};
+use crate::statements::push_next_version;
 use crate::Audit;
 
 /// Every column of `clients`, in table order (that of `schema::clients` and `row::ClientRow`).
@@ -69,42 +70,8 @@ impl QueryId for UpdateWithHistory<'_> {
 impl QueryFragment<Pg> for UpdateWithHistory<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let c = self.next;
-        out.push_sql("WITH updated AS (UPDATE clients SET address = ");
-        out.push_bind_param::<Text, _>(&c.address)?;
-        out.push_sql(", blacklisted_comment = ");
-        out.push_bind_param::<Nullable<Text>, _>(&c.blacklisted_comment)?;
-        out.push_sql(", blocked = ");
-        out.push_bind_param::<Bool, _>(&c.blocked)?;
-        out.push_sql(", city = ");
-        out.push_bind_param::<Text, _>(&c.city)?;
-        out.push_sql(", country_code = ");
-        out.push_bind_param::<Text, _>(&c.country_code)?;
-        out.push_sql(", email = ");
-        out.push_bind_param::<Text, _>(&c.email)?;
-        out.push_sql(", is_blacklisted = ");
-        out.push_bind_param::<Bool, _>(&c.is_blacklisted)?;
-        out.push_sql(", kyc_note = ");
-        out.push_bind_param::<Nullable<Text>, _>(&c.kyc_note)?;
-        out.push_sql(", mobile_phone_number = ");
-        out.push_bind_param::<Nullable<Text>, _>(&c.mobile_phone_number)?;
-        out.push_sql(", planned_expenditure = ");
-        out.push_bind_param::<Nullable<Text>, _>(&c.planned_expenditure)?;
-        out.push_sql(", planned_income = ");
-        out.push_bind_param::<Nullable<Text>, _>(&c.planned_income)?;
-        out.push_sql(", postcode = ");
-        out.push_bind_param::<Text, _>(&c.postcode)?;
-        out.push_sql(", risk_level = ");
-        out.push_bind_param::<Text, _>(c.risk_level.as_str())?;
-        out.push_sql(", second_email = ");
-        out.push_bind_param::<Nullable<Text>, _>(&c.second_email)?;
-        out.push_sql(", second_mobile_phone_number = ");
-        out.push_bind_param::<Nullable<Text>, _>(&c.second_mobile_phone_number)?;
-        out.push_sql(", state_province = ");
-        out.push_bind_param::<Nullable<Text>, _>(&c.state_province)?;
-        out.push_sql(", version = ");
-        out.push_bind_param::<BigInt, _>(&c.version)?;
-        out.push_sql(", updated_at = ");
-        out.push_bind_param::<Timestamptz, _>(&c.updated_at)?;
+        out.push_sql("WITH updated AS (UPDATE clients ");
+        push_next_version::<Pg, Timestamptz>(&mut out, c)?;
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<Uuid, _>(&c.id)?;
         out.push_sql(" AND version = ");

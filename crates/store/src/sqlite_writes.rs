@@ -5,6 +5,9 @@
 //! `BEGIN IMMEDIATE` still takes the database's write lock first, so that another process on the
 //! same file (a second instance) cannot interleave with a read-check-write.
 
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Text, TimestamptzSqlite};
+use diesel::sqlite::Sqlite;
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, QueryResult, RunQueryDsl, SqliteConnection,
 };
@@ -16,7 +19,32 @@ use crate::clients::changes_json;
 use crate::idempotency::{IdempotencyKey, StoredResponse};
 use crate::row::{ClientRow, DbUuid};
 use crate::schema::sqlite::{client_history, clients, idempotency_keys};
+use crate::statements::push_next_version;
 use crate::{Audit, Scope, UpdateError};
+
+/// Writes a client's next version. diesel's own `UPDATE` is never cached, and SQLite would parse
+/// it on every call; this fixed text is prepared once per connection.
+struct UpdateClient<'a> {
+    next: &'a Client,
+    id: DbUuid,
+}
+
+impl QueryId for UpdateClient<'_> {
+    type QueryId = UpdateClient<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Sqlite> for UpdateClient<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("UPDATE clients ");
+        push_next_version::<Sqlite, TimestamptzSqlite>(&mut out, self.next)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<Text, _>(&self.id)?;
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for UpdateClient<'_> {}
 
 fn record_history(
     conn: &mut SqliteConnection,
@@ -122,9 +150,11 @@ pub(crate) fn update<E>(
 ) -> Result<UpdatePlan, UpdateError<E>> {
     use clients::dsl as c;
     conn.immediate_transaction(|conn| {
+        // No `LIMIT ?` (diesel's `first`): SQLite prepares again, on every run, a statement
+        // whose LIMIT is a bound parameter (measured: 3.4 times the CPU of a GET).
         let row = c::clients
             .filter(c::id.eq(DbUuid(id)))
-            .first::<ClientRow>(conn)
+            .get_result::<ClientRow>(conn)
             .optional()?
             .filter(|r| scope.allows(r.organization_id));
         let current = Client::try_from(row.ok_or(UpdateError::NotFound)?)?;
@@ -133,29 +163,11 @@ pub(crate) fn update<E>(
             return Ok(plan);
         }
         let next = &plan.client;
-        // Every updatable column is written, changed or not: one fixed statement.
-        diesel::update(c::clients.filter(c::id.eq(DbUuid(id))))
-            .set((
-                c::address.eq(&next.address),
-                c::blacklisted_comment.eq(next.blacklisted_comment.as_deref()),
-                c::blocked.eq(next.blocked),
-                c::city.eq(&next.city),
-                c::country_code.eq(&next.country_code),
-                c::email.eq(&next.email),
-                c::is_blacklisted.eq(next.is_blacklisted),
-                c::kyc_note.eq(next.kyc_note.as_deref()),
-                c::mobile_phone_number.eq(next.mobile_phone_number.as_deref()),
-                c::planned_expenditure.eq(next.planned_expenditure.as_deref()),
-                c::planned_income.eq(next.planned_income.as_deref()),
-                c::postcode.eq(&next.postcode),
-                c::risk_level.eq(next.risk_level.as_str()),
-                c::second_email.eq(next.second_email.as_deref()),
-                c::second_mobile_phone_number.eq(next.second_mobile_phone_number.as_deref()),
-                c::state_province.eq(next.state_province.as_deref()),
-                c::version.eq(next.version),
-                c::updated_at.eq(next.updated_at),
-            ))
-            .execute(conn)?;
+        UpdateClient {
+            next,
+            id: DbUuid(id),
+        }
+        .execute(conn)?;
         record_history(
             conn,
             next,
