@@ -13,8 +13,8 @@ use crate::pg_statements::{ClientById, RegisterWithHistory, UpdateWithHistory};
 use crate::pool::{acquire, answered};
 use crate::row::{ClientRow, DbUuid};
 use crate::{
-    on_postgres, on_sqlite, sqlite_writes, with_connection, Audit, Db, Scope, Store, StoreError,
-    UpdateError,
+    on_postgres, on_sqlite, page, sqlite_writes, with_connection, Audit, Db, Scope, Store,
+    StoreError, UpdateError,
 };
 
 /// Optimistic attempts of an update (read, then write if the version is unchanged) before it
@@ -179,14 +179,13 @@ impl Store {
             if let Some(flag) = filter.blocked {
                 query = query.filter(c::blocked.eq(flag));
             }
-            let mut rows = query
+            let rows = query
                 .order(c::id.asc())
                 .limit(limit + 1)
                 .offset(offset)
                 .load::<ClientRow>(conn)
                 .await?;
-            let more = rows.len() as i64 > limit;
-            rows.truncate(usize::try_from(limit).unwrap_or(0));
+            let (rows, more) = page(rows, limit);
             let clients = rows
                 .into_iter()
                 .map(Client::try_from)

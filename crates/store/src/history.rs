@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::row::DbUuid;
-use crate::{with_connection, Scope, Store, StoreError};
+use crate::{page, with_connection, Scope, Store, StoreError};
 
 /// One entry of a client's change history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl Store {
             if !owner.is_some_and(|org| scope.allows(org)) {
                 return Ok(None);
             }
-            let mut rows = h::client_history
+            let rows = h::client_history
                 .filter(h::client_id.eq(DbUuid(id)))
                 .order(h::version.desc())
                 .select((
@@ -67,8 +67,7 @@ impl Store {
                 .offset(offset)
                 .load::<EntryRow>(conn)
                 .await?;
-            let more = rows.len() as i64 > limit;
-            rows.truncate(usize::try_from(limit).unwrap_or(0));
+            let (rows, more) = page(rows, limit);
             let entries = rows
                 .into_iter()
                 .map(

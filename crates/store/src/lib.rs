@@ -215,33 +215,22 @@ impl Store {
 
     /// A round trip to the database within `within`, connecting included, for readiness checks.
     pub async fn ping(&self, within: Duration) -> Result<(), StoreError> {
-        use diesel_async::SimpleAsyncConnection;
         let round_trip = async {
             match &self.db {
-                Db::Postgres(pool) => {
-                    let mut lease = pool::acquire(pool, within).await?;
-                    let result = lease
-                        .conn()
-                        .batch_execute("SELECT 1")
-                        .await
-                        .map_err(StoreError::from);
-                    lease.finish(&result);
-                    result
-                }
-                Db::Sqlite(pools) => {
-                    let mut lease = pool::acquire(pools.reader(), within).await?;
-                    let result = lease
-                        .conn()
-                        .batch_execute("SELECT 1")
-                        .await
-                        .map_err(StoreError::from);
-                    lease.finish(&result);
-                    result
-                }
+                Db::Postgres(pool) => pool::select_one(pool, within).await,
+                Db::Sqlite(pools) => pool::select_one(pools.reader(), within).await,
             }
         };
         pool::answered(within, round_trip).await
     }
+}
+
+/// The first `limit` of `rows` (read with `limit + 1`), and whether there were more.
+fn page<T>(mut rows: Vec<T>, limit: i64) -> (Vec<T>, bool) {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    (rows, more)
 }
 
 /// Runs `$body`, an expression that may `.await` and use `?`, with `$conn` a connection of

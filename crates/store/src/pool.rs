@@ -133,6 +133,27 @@ where
     }
 }
 
+/// `SELECT 1` on a connection of `pool`, checked out within `within`.
+pub(crate) async fn select_one<M>(
+    pool: &deadpool::managed::Pool<M>,
+    within: Duration,
+) -> Result<(), StoreError>
+where
+    M: deadpool::managed::Manager,
+    M::Error: std::fmt::Display,
+    M::Type: diesel_async::SimpleAsyncConnection + Send,
+{
+    use diesel_async::SimpleAsyncConnection;
+    let mut lease = acquire(pool, within).await?;
+    let result = lease
+        .conn()
+        .batch_execute("SELECT 1")
+        .await
+        .map_err(StoreError::from);
+    lease.finish(&result);
+    result
+}
+
 /// Waits for `work` at most `within`; past it, the database is taken to have stopped answering.
 pub(crate) async fn answered<T>(
     within: Duration,

@@ -32,6 +32,14 @@ async fn tls_of_connections(app: &TestApp, application_name: &str) -> Vec<bool> 
         .collect()
 }
 
+/// The server works: it registers a client and updates it.
+async fn registers_and_updates(app: &TestApp) {
+    let client = app.registered().await;
+    app.update(&id_of(&client), json!({"city": "Lyon"}))
+        .await
+        .expect(StatusCode::OK);
+}
+
 async fn metrics_page(app: &TestApp) -> String {
     app.http
         .get(format!("{}/metrics", app.address))
@@ -128,10 +136,7 @@ async fn a_unix_socket_url_works() {
     else {
         return;
     };
-    let client = app.registered().await;
-    app.update(&id_of(&client), json!({"city": "Lyon"}))
-        .await
-        .expect(StatusCode::OK);
+    registers_and_updates(&app).await;
 }
 
 /// With several hosts, the server connects to the first that answers and can write: here the
@@ -154,10 +159,7 @@ async fn several_hosts_fall_through_to_the_one_that_answers() {
     else {
         return;
     };
-    let client = app.registered().await;
-    app.update(&id_of(&client), json!({"city": "Lyon"}))
-        .await
-        .expect(StatusCode::OK);
+    registers_and_updates(&app).await;
 }
 
 /// A PUT is a read and one write (the change and its history entry), each a statement prepared
