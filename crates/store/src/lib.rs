@@ -17,6 +17,7 @@ mod pg_statements;
 mod pool;
 mod row;
 mod schema;
+mod sqlite;
 mod sqlite_writes;
 mod statements;
 mod tls;
@@ -37,7 +38,8 @@ pub use keys::ApiKey;
 pub use pool::PoolStatus;
 
 use config::PgTarget;
-use pool::{PgConnector, PgPools, SqlitePools};
+use pool::{PgConnector, PgPools};
+use sqlite::SqlitePools;
 
 /// Which organizations' clients a caller may see and change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,12 +147,12 @@ impl Store {
             migrate::sqlite(path.clone(), wait).await?;
             let path = path.to_string_lossy().into_owned();
             Ok(Store {
-                db: Db::Sqlite(Arc::new(SqlitePools::new(
+                db: Db::Sqlite(SqlitePools::new(
                     &path,
                     pool_size,
                     // Waiting for another process's write lock is waiting for the database.
                     config.acquire_timeout,
-                ))),
+                )),
                 shared: Arc::new(Shared {
                     config: config.clone(),
                     connector: None,

@@ -13,7 +13,8 @@ use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::AsyncPgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::pool::{sqlite_connection, PgConnector};
+use crate::pool::PgConnector;
+use crate::sqlite::sqlite_connection;
 use crate::StoreError;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");

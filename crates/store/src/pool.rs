@@ -4,9 +4,7 @@
 //!   connections are opened on, and driven by, the runtime that first uses them: an actix worker
 //!   keeps its connections' I/O on its own thread. A checkout sends nothing: a connection whose
 //!   socket closed is known broken at once and replaced.
-//! - SQLite: readers share a pool; every write goes through one writer connection, queued in
-//!   order (first come, first served), so that writers never contend through SQLite's busy
-//!   handler. With a pool of one, that one connection serves everything.
+//! - SQLite: see [`crate::sqlite`].
 //!
 //! Every wait is bounded here, whatever the database does: a checkout (connecting included) by
 //! the acquire timeout; a PostgreSQL answer by the statement timeout plus
@@ -18,46 +16,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use diesel::connection::{InstrumentationEvent, SimpleConnection};
-use diesel::{Connection, ConnectionError, ConnectionResult, SqliteConnection};
+use diesel::connection::InstrumentationEvent;
+use diesel::{ConnectionError, ConnectionResult};
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, PoolableConnection, RecyclingMethod,
 };
-use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use futures_util::future::BoxFuture;
-use futures_util::{FutureExt, TryFutureExt};
+use futures_util::FutureExt;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::PgTarget;
 use crate::StoreError;
 
-pub(crate) type Lite = SyncConnectionWrapper<SqliteConnection, Detached>;
-
-/// Runs a SQLite connection's work on the runtime's blocking threads. When the request waiting
-/// for it is dropped (its client went away), the work still finishes on its own, and the
-/// connection's lock holds its next user until then. (diesel-async's default instead waits for
-/// the work in `drop` with `block_in_place`, which panics on a single-threaded runtime such as an
-/// actix worker's.)
-pub(crate) struct Detached(tokio::runtime::Handle);
-
-impl SpawnBlocking for Detached {
-    fn spawn_blocking<'a, R>(
-        &mut self,
-        task: impl FnOnce() -> R + Send + 'static,
-    ) -> BoxFuture<'a, Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>>
-    where
-        R: Send + 'static,
-    {
-        self.0.spawn_blocking(task).map_err(Box::from).boxed()
-    }
-
-    fn get_runtime() -> Self {
-        Detached(tokio::runtime::Handle::current())
-    }
-}
-type Manager<C> = AsyncDieselConnectionManager<C>;
+pub(crate) type Manager<C> = AsyncDieselConnectionManager<C>;
 
 /// A connection checked out of its pool. It goes back when the work on it finished (see
 /// [`Lease::finish`]); dropped before that, it is closed instead, since whatever it was doing may
@@ -248,7 +220,7 @@ impl PgConnector {
     }
 }
 
-fn pool<C>(manager: Manager<C>, max: usize) -> Pool<C>
+pub(crate) fn pool<C>(manager: Manager<C>, max: usize) -> Pool<C>
 where
     C: PoolableConnection + 'static,
     Manager<C>:
@@ -258,70 +230,6 @@ where
         .max_size(max.max(1))
         .build()
         .expect("a pool without timeouts needs no runtime to build")
-}
-
-/// Settings every SQLite connection gets: a busy timeout, for locks held by another process (a
-/// second instance, an operator's shell); foreign keys on; and the synchronous level WAL needs
-/// (commits survive a crash of the process; the last ones may be lost if the machine loses power,
-/// as with any WAL database at `NORMAL`).
-pub(crate) fn sqlite_connection(
-    path: &str,
-    busy_timeout: Duration,
-) -> ConnectionResult<SqliteConnection> {
-    let mut conn = SqliteConnection::establish(path)?;
-    conn.batch_execute(&format!(
-        "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-        busy_timeout.as_millis()
-    ))
-    .map_err(ConnectionError::CouldntSetupConfiguration)?;
-    Ok(conn)
-}
-
-/// SQLite's connections: readers, and the one writer.
-pub(crate) struct SqlitePools {
-    /// `None` with a pool size of one: the writer reads too.
-    readers: Option<Pool<Lite>>,
-    writer: Pool<Lite>,
-}
-
-impl SqlitePools {
-    pub fn new(path: &str, size: usize, busy_timeout: Duration) -> Self {
-        let manager = || {
-            let path = path.to_owned();
-            let mut config = ManagerConfig::default();
-            config.recycling_method = RecyclingMethod::Fast;
-            config.custom_setup = Box::new(move |_| {
-                let path = path.clone();
-                async move {
-                    tokio::task::spawn_blocking(move || sqlite_connection(&path, busy_timeout))
-                        .await
-                        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?
-                        .map(|conn| Lite::with_runtime(conn, Detached::get_runtime()))
-                }
-                .boxed()
-            });
-            Manager::new_with_config("", config)
-        };
-        SqlitePools {
-            readers: (size > 1).then(|| pool(manager(), size - 1)),
-            writer: pool(manager(), 1),
-        }
-    }
-
-    pub fn reader(&self) -> &Pool<Lite> {
-        self.readers.as_ref().unwrap_or(&self.writer)
-    }
-
-    pub fn writer(&self) -> &Pool<Lite> {
-        &self.writer
-    }
-
-    fn statuses(&self) -> impl Iterator<Item = deadpool::Status> + '_ {
-        self.readers
-            .iter()
-            .chain(std::iter::once(&self.writer))
-            .map(Pool::status)
-    }
 }
 
 /// The connection pools at one instant, for metrics.
@@ -341,7 +249,7 @@ impl PoolStatus {
         self.open.saturating_sub(self.idle)
     }
 
-    fn add(mut self, status: deadpool::Status) -> Self {
+    pub(crate) fn add(mut self, status: deadpool::Status) -> Self {
         self.max += status.max_size;
         self.open += status.size;
         self.idle += status.available;
@@ -368,11 +276,5 @@ impl PgPools {
             .iter()
             .filter_map(|p| p.upgrade())
             .fold(PoolStatus::default(), |sum, pool| sum.add(pool.status()))
-    }
-}
-
-impl SqlitePools {
-    pub fn status(&self) -> PoolStatus {
-        self.statuses().fold(PoolStatus::default(), PoolStatus::add)
     }
 }
