@@ -262,13 +262,26 @@ pub fn run(options: &Options) -> anyhow::Result<bool> {
         sides[0].put.requests_per_second / pgbench_put.requests_per_second,
         sides[0].get.requests_per_second / pgbench_get.requests_per_second,
     );
-    if let Some(peer) = sides.get(1) {
-        let _ = writeln!(
-            report,
-            "PUT ours / peer: {:.2}   GET ours / peer: {:.2}",
-            sides[0].put.requests_per_second / peer.put.requests_per_second,
-            sides[0].get.requests_per_second / peer.get.requests_per_second,
-        );
+    let mut peer_ratios = None;
+    if sides.len() > 1 {
+        let mut medians_of_ratios = Vec::new();
+        // Round by round: the two ran back to back, on the machine as it was then, so their
+        // ratio is steadier than the ratio of medians when a neighbour slows the machine down.
+        for method in ["PUT", "GET"] {
+            let ratios = report::paired_ratios(
+                &results[&format!("ours {method}")],
+                &results[&format!("peer {method}")],
+            );
+            let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+            let _ = writeln!(
+                report,
+                "{method} ours / peer, round by round: {} (median {:.2})",
+                shown.join(", "),
+                report::median(&mut ratios.clone()),
+            );
+            medians_of_ratios.push(report::median(&mut ratios.clone()));
+        }
+        peer_ratios = Some((medians_of_ratios[0], medians_of_ratios[1]));
     }
     // What is measured so far is kept even if a later run fails.
     std::fs::write(work.join("report.md"), &report)?;
@@ -289,7 +302,7 @@ pub fn run(options: &Options) -> anyhow::Result<bool> {
     let _ = writeln!(
         report,
         "\nTargets (informational):\n\n{}",
-        targets(&sides[0], sides.get(1), &pgbench_put, sqlite_p99)
+        targets(&sides[0], peer_ratios, &pgbench_put, sqlite_p99)
     );
     std::fs::write(work.join("report.md"), &report)?;
 
