@@ -14,11 +14,11 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::{DateTime, TimeDelta, Utc};
-use sha2::{Digest, Sha256};
 use store::{ApiKey, Scope, Store};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use crate::digest::{hex, sha256_hex};
 use crate::problem::{ApiError, ErrorCode};
 
 pub const PREFIX: &str = "crk_";
@@ -26,12 +26,8 @@ pub const PREFIX: &str = "crk_";
 /// `last_used_at` is written at most this often per key, so reads stay reads.
 const TOUCH_EVERY: TimeDelta = TimeDelta::minutes(1);
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn hash_secret(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
+    sha256_hex(secret.as_bytes())
 }
 
 /// Creates and stores a key; returns it with the full key, which is shown once and never stored.

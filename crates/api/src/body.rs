@@ -104,15 +104,11 @@ pub fn json_members(req: &HttpRequest, body: &[u8]) -> Result<Members, ApiError>
 /// SHA-256 (hex) of the body's JSON with object keys sorted and no whitespace, so that two
 /// encodings of the same JSON count as the same body.
 pub fn canonical_hash(body: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
     let mut canonical = String::new();
     if let Ok(value) = serde_json::from_slice::<Value>(body) {
         write_canonical(&value, &mut canonical);
     }
-    Sha256::digest(canonical.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::sha256_hex(canonical.as_bytes())
 }
 
 fn write_canonical(value: &Value, out: &mut String) {

@@ -8,6 +8,7 @@ pub mod body;
 pub mod cli;
 pub mod clients;
 pub mod config;
+pub mod digest;
 pub mod etag;
 pub mod fallback;
 pub mod health;
