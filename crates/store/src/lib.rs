@@ -83,18 +83,25 @@ enum Db {
 /// What every handle of one opened store shares.
 struct Shared {
     config: StoreConfig,
-    /// PostgreSQL only.
-    connector: Option<Arc<PgConnector>>,
+    database: Database,
+    /// Every handle's PostgreSQL pool, for metrics.
     pg_pools: PgPools,
     /// Statements PostgreSQL connections prepared for their cache (see [`Store::statements_prepared`]).
     prepared: Arc<AtomicU64>,
+}
+
+/// How handles of one opened store reach its database.
+enum Database {
+    /// Each handle opens a pool of its own with this.
+    Postgres(Arc<PgConnector>),
+    /// Every handle shares these.
+    Sqlite(Arc<SqlitePools>),
 }
 
 /// Makes one store handle per HTTP worker (see [`Store::for_workers`]). Holds no connection.
 #[derive(Clone)]
 pub struct WorkerStores {
     shared: Arc<Shared>,
-    sqlite: Option<Arc<SqlitePools>>,
     per_worker: usize,
 }
 
@@ -102,14 +109,13 @@ impl WorkerStores {
     /// A handle for the calling worker. On PostgreSQL it has a pool of its own, whose
     /// connections are opened on, and driven by, the calling thread's runtime.
     pub fn store(&self) -> Store {
-        let db = match (&self.sqlite, &self.shared.connector) {
-            (Some(pools), _) => Db::Sqlite(Arc::clone(pools)),
-            (None, Some(connector)) => {
+        let db = match &self.shared.database {
+            Database::Sqlite(pools) => Db::Sqlite(Arc::clone(pools)),
+            Database::Postgres(connector) => {
                 let pool = connector.pool(self.per_worker, &self.shared.prepared);
                 self.shared.pg_pools.register(&pool);
                 Db::Postgres(pool)
             }
-            (None, None) => unreachable!("a PostgreSQL store has a connector"),
         };
         Store {
             db,
@@ -133,7 +139,7 @@ impl Store {
             let pool = connector.pool(pool_size, &prepared);
             let shared = Arc::new(Shared {
                 config: config.clone(),
-                connector: Some(connector),
+                database: Database::Postgres(connector),
                 pg_pools: PgPools::default(),
                 prepared,
             });
@@ -145,17 +151,17 @@ impl Store {
         } else {
             let path = config.sqlite_path().to_owned();
             migrate::sqlite(path.clone(), wait).await?;
-            let path = path.to_string_lossy().into_owned();
+            let pools = SqlitePools::new(
+                &path.to_string_lossy(),
+                pool_size,
+                // Waiting for another process's write lock is waiting for the database.
+                config.acquire_timeout,
+            );
             Ok(Store {
-                db: Db::Sqlite(SqlitePools::new(
-                    &path,
-                    pool_size,
-                    // Waiting for another process's write lock is waiting for the database.
-                    config.acquire_timeout,
-                )),
+                db: Db::Sqlite(Arc::clone(&pools)),
                 shared: Arc::new(Shared {
                     config: config.clone(),
-                    connector: None,
+                    database: Database::Sqlite(pools),
                     pg_pools: PgPools::default(),
                     prepared: Arc::default(),
                 }),
@@ -170,10 +176,6 @@ impl Store {
         let total = usize::try_from(self.shared.config.pool_size).unwrap_or(usize::MAX);
         WorkerStores {
             shared: Arc::clone(&self.shared),
-            sqlite: match &self.db {
-                Db::Sqlite(pools) => Some(Arc::clone(pools)),
-                Db::Postgres(_) => None,
-            },
             per_worker: total.div_ceil(workers.max(1)).max(1),
         }
     }
