@@ -72,6 +72,9 @@ pub struct Audit {
 pub struct Store {
     db: Db,
     shared: Arc<Shared>,
+    /// How long a call waits for a connection: the configured acquire timeout for a worker's
+    /// handle, and at least [`STARTUP_WAIT`] for the handle [`Store::open`] returns.
+    acquire_timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -120,15 +123,20 @@ impl WorkerStores {
         Store {
             db,
             shared: Arc::clone(&self.shared),
+            acquire_timeout: self.shared.config.acquire_timeout,
         }
     }
 }
 
-/// The least a start waits for its first database connection.
+/// The least a start waits for a database connection: a start is not a request, and a database
+/// slow to accept its first connections (or the requests' timeouts set low) must not fail it.
 const STARTUP_WAIT: Duration = Duration::from_secs(10);
 
 impl Store {
-    /// Connects, and brings the schema up to date with the embedded migrations.
+    /// Connects, and brings the schema up to date with the embedded migrations. The handle is
+    /// for setting up and administering (a start's first key, the command line): it waits for a
+    /// connection at least [`STARTUP_WAIT`]. Requests are served by [`Store::for_workers`]'
+    /// handles, which keep to the configured timeouts.
     pub async fn open(config: &StoreConfig) -> Result<Self, StoreError> {
         let wait = config.acquire_timeout.max(STARTUP_WAIT);
         let pool_size = usize::try_from(config.pool_size).unwrap_or(usize::MAX);
@@ -147,6 +155,7 @@ impl Store {
             Ok(Store {
                 db: Db::Postgres(pool),
                 shared,
+                acquire_timeout: wait,
             })
         } else {
             let path = config.sqlite_path().to_owned();
@@ -165,6 +174,7 @@ impl Store {
                     pg_pools: PgPools::default(),
                     prepared: Arc::default(),
                 }),
+                acquire_timeout: wait,
             })
         }
     }
@@ -182,7 +192,7 @@ impl Store {
 
     /// How long a request may wait for a connection before it is answered 503.
     pub fn acquire_timeout(&self) -> Duration {
-        self.shared.config.acquire_timeout
+        self.acquire_timeout
     }
 
     fn answer_deadline(&self) -> Duration {

@@ -169,8 +169,9 @@ async fn postgres_out_of_reach_is_a_quick_503_and_the_server_recovers_by_itself(
     recovers_with_only_what_was_acknowledged(&app, &before).await;
 }
 
-/// While the database refuses connections, nothing is worth waiting for: requests fail at once,
-/// not after the acquire timeout (left at its 5 s default here).
+/// While the database refuses connections, nothing is worth waiting for: requests fail at once
+/// (measured: 2 to 3 ms), not after the acquire timeout (left at its 5 s default here). The bound
+/// leaves room for a loaded machine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections_are_a_503_in_well_under_a_second() {
     let Some((proxy, app)) = behind_a_proxy(|_| {}).await else {
@@ -185,7 +186,7 @@ async fn refused_connections_are_a_503_in_well_under_a_second() {
         let longest = each_is_a_503_within(
             &app,
             database_requests(&id_of(&before)),
-            Duration::from_millis(500),
+            Duration::from_secs(1),
         )
         .await;
         eprintln!("refused: longest 503 took {longest:?}");
@@ -213,15 +214,16 @@ async fn a_frozen_network_is_a_503_within_the_documented_bound() {
     let id = id_of(&before);
 
     proxy.freeze();
-    // The bound of the README, plus scheduling slack.
-    let bound = acquire + statement + store::NO_ANSWER_GRACE + Duration::from_millis(500);
+    // The bound of the README, plus slack for a loaded machine; without the server's own
+    // deadlines these requests waited 8 to 10 s.
+    let bound = acquire + statement + store::NO_ANSWER_GRACE + Duration::from_secs(1);
     let mut requests = database_requests(&id);
     let ready = requests.pop().expect("readiness comes last");
     let longest = each_is_a_503_within(&app, requests, bound).await;
     eprintln!("frozen: longest 503 took {longest:?} (bound {bound:?})");
     // Readiness has a deadline of its own, whatever the request timeouts.
-    each_is_a_503_within(&app, vec![ready], Duration::from_millis(1500)).await;
-    alive(&app, Duration::from_millis(500)).await;
+    each_is_a_503_within(&app, vec![ready], Duration::from_secs(2)).await;
+    alive(&app, Duration::from_secs(1)).await;
     // Frozen twice over: the connections given up on are not handed out again.
     each_is_a_503_within(&app, database_requests(&id), bound).await;
 
