@@ -5,13 +5,14 @@
 //! is 256 random bits of which only the SHA-256 is stored and compared in constant time.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{ready, Ready};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use actix_web::dev::Payload;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
+use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::{DateTime, TimeDelta, Utc};
 use store::{ApiKey, Scope, Store};
@@ -190,47 +191,70 @@ fn unauthorized(detail: &str) -> ApiError {
     ApiError::new(ErrorCode::Unauthorized, detail)
 }
 
+/// The live key a request presents, or why it is refused.
+async fn caller_of(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let Some(header) = req.headers().get(AUTHORIZATION) else {
+        return Err(unauthorized(
+            "Send your API key as `Authorization: Bearer <key>`.",
+        ));
+    };
+    let Some(presented) = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    else {
+        return Err(unauthorized(
+            "The Authorization header must be `Bearer <key>`.",
+        ));
+    };
+    let (Some(store), Some(cache)) = (
+        req.app_data::<web::Data<Store>>(),
+        req.app_data::<web::Data<KeyCache>>(),
+    ) else {
+        return Err(ApiError::internal("no store or key cache configured"));
+    };
+    let key = authenticate(store, cache, presented)
+        .await?
+        .ok_or_else(|| unauthorized("This API key is unknown or revoked."))?;
+    Ok(Caller {
+        key_id: key.id,
+        key_name: key.name.clone(),
+        organization_id: key.organization_id,
+    })
+}
+
+/// The middleware of `/api/v1`: a request whose key is not live is answered `401` here, before
+/// its path, query or body is looked at (the body is never read). A live key becomes the
+/// request's [`Caller`].
+pub async fn require_key(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    match caller_of(req.request()).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body)
+        }
+        Err(refused) => Ok(req.error_response(refused)),
+    }
+}
+
+/// The caller [`require_key`] authenticated; only routes under it can take one.
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let Some(header) = req.headers().get(AUTHORIZATION) else {
-                return Err(unauthorized(
-                    "Send your API key as `Authorization: Bearer <key>`.",
-                ));
-            };
-            let Some(presented) = header
-                .to_str()
-                .ok()
-                .and_then(|h| h.strip_prefix("Bearer "))
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-            else {
-                return Err(unauthorized(
-                    "The Authorization header must be `Bearer <key>`.",
-                ));
-            };
-            let (Some(store), Some(cache)) = (
-                req.app_data::<web::Data<Store>>(),
-                req.app_data::<web::Data<KeyCache>>(),
-            ) else {
-                return Err(ApiError::internal("no store or key cache configured"));
-            };
-            let key = authenticate(store, cache, presented)
-                .await?
-                .ok_or_else(|| unauthorized("This API key is unknown or revoked."))?;
-            let caller = Caller {
-                key_id: key.id,
-                key_name: key.name.clone(),
-                organization_id: key.organization_id,
-            };
-            // For the access log line.
-            req.extensions_mut().insert(caller.clone());
-            Ok(caller)
-        })
+        ready(
+            req.extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or_else(|| ApiError::internal("a route outside /api/v1 asked for the caller")),
+        )
     }
 }
 

@@ -24,9 +24,13 @@ use crate::{clients, fallback, health, metrics, openapi};
 
 /// Every documented route.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(scope("/api/v1").configure(clients::routes))
-        .configure(health::routes)
-        .configure(metrics::routes);
+    cfg.service(
+        scope("/api/v1")
+            .wrap(from_fn(crate::auth::require_key))
+            .configure(clients::routes),
+    )
+    .configure(health::routes)
+    .configure(metrics::routes);
 }
 
 /// Opens the database; on the first start of the embedded SQLite database (no key at all),

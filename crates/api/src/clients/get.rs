@@ -27,7 +27,6 @@ use crate::problem::{ApiError, Problem};
 )]
 #[get("/clients/{id}")]
 pub async fn get_client(
-    // First, so that nothing about the request is looked at before the key is.
     caller: Caller,
     id: Path<Uuid>,
     store: web::Data<Store>,

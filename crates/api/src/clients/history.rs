@@ -93,7 +93,6 @@ fn to_out(entry: HistoryEntry) -> Result<HistoryEntryOut, ApiError> {
 )]
 #[get("/clients/{id}/history")]
 pub async fn client_history(
-    // First, so that nothing about the request is looked at before the key is.
     caller: Caller,
     req: HttpRequest,
     id: Path<Uuid>,

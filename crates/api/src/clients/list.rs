@@ -96,7 +96,6 @@ fn filter_params(
 )]
 #[get("/clients")]
 pub async fn list_clients(
-    // First, so that nothing about the request is looked at before the key is.
     caller: Caller,
     req: HttpRequest,
     store: web::Data<Store>,

@@ -170,7 +170,6 @@ pub struct RegisterPersonIn {
 )]
 #[post("/clients/person")]
 pub async fn register_person(
-    // First, so that nothing about the request is looked at before the key is.
     caller: Caller,
     req: HttpRequest,
     Body(body): Body,

@@ -130,7 +130,6 @@ pub struct UpdatePersonIn {
 )]
 #[put("/clients/person/{id}")]
 pub async fn update_person(
-    // First, so that nothing about the request is looked at before the key is.
     caller: Caller,
     req: HttpRequest,
     id: Path<Uuid>,

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, fresh_database, id_of, ids_in_order, person, Backend, TestApp};
+use crate::helpers::{
+    eventually, fresh_database, id_of, ids_in_order, person, raw_exchange, Backend, TestApp,
+};
 use crate::server_process::ServerProcess;
 
 /// Every `/api/v1` route, as (method, path, body) for one client id.
@@ -100,6 +102,49 @@ async fn every_route_refuses_a_missing_wrong_or_revoked_key_with_401(app: TestAp
             .await
             .expect(StatusCode::OK);
     }
+}
+
+/// A well-formed key that is not live needs a database lookup to be refused; nothing about the
+/// request is looked at until that lookup has answered.
+async fn an_unknown_key_is_refused_before_the_path_and_the_body_are_read(backend: Backend) {
+    // A body that is never read would otherwise end in `408` after this long.
+    let Some(app) = TestApp::spawn_with(backend, |c| c.request_timeout_ms = 20_000).await else {
+        return;
+    };
+    let client = app.registered().await;
+    let unknown = format!("crk_{}_{}", uuid::Uuid::now_v7().simple(), "a".repeat(64));
+    app.request_as(
+        &unknown,
+        Method::PUT,
+        "/api/v1/clients/person/not-a-uuid",
+        Some(json!({})),
+    )
+    .await
+    .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    app.request_as(
+        &unknown,
+        Method::GET,
+        "/api/v1/clients?limit=0&nope=1",
+        None,
+    )
+    .await
+    .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+
+    // 100 KB announced (over the 64 KiB limit), 20 bytes sent: the answer comes without the rest.
+    let head = format!(
+        "PUT /api/v1/clients/person/{} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {unknown}\r\n\
+         Content-Type: application/json\r\nContent-Length: 102400\r\n\r\n{{\"kyc_note\": \"nnnnn",
+        id_of(&client)
+    );
+    let started = Instant::now();
+    let answer = raw_exchange(&app, head.as_bytes(), Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("\"code\":\"unauthorized\""), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered without waiting for the body"
+    );
+    crate::helpers::assert_unchanged(&app, &client).await;
 }
 
 async fn another_organizations_client_is_a_404_on_every_route_and_changes_nothing(app: TestApp) {
@@ -283,6 +328,8 @@ crate::on_both_backends!(
     an_admin_key_sees_every_organization_and_names_one_to_register,
     keys_are_stored_as_hashes_never_as_keys,
 );
+
+crate::for_each_backend!(an_unknown_key_is_refused_before_the_path_and_the_body_are_read);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_start_of_the_embedded_database_prints_a_working_key_once() {

@@ -5,12 +5,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::concurrency::fifty_concurrent_updates_across;
 use crate::helpers::{
-    assert_unchanged, eventually, id_of, metric, person, Backend, ClientLock, TestApp,
+    assert_unchanged, eventually, id_of, metric, person, raw_exchange, Backend, ClientLock, TestApp,
 };
 use crate::server_process::ServerProcess;
 
@@ -263,19 +261,6 @@ async fn the_body_limit_is_configurable(backend: Backend) {
         .await
         .expect(StatusCode::OK);
     assert_eq!(fits.header("etag"), Some("\"2\""));
-}
-
-/// Sends `request` on a raw connection and reads until the server closes it, within `limit`.
-async fn raw_exchange(app: &TestApp, request: &[u8], limit: Duration) -> String {
-    let address = app.address.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address).await.unwrap();
-    stream.write_all(request).await.unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(limit, stream.read_to_end(&mut answer))
-        .await
-        .expect("the server answers a slow client in bounded time")
-        .ok();
-    String::from_utf8_lossy(&answer).into_owned()
 }
 
 async fn a_client_too_slow_to_send_its_request_gets_408_and_changes_nothing(backend: Backend) {
