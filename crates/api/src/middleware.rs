@@ -1,5 +1,5 @@
 //! The request middleware: gives every request an id, renders every error response as a problem,
-//! counts it in the metrics, and logs one line per request.
+//! counts it in the metrics, and logs one line per request (with the cause of a `5xx`).
 
 use std::time::Instant;
 
@@ -56,6 +56,16 @@ pub async fn request_context(
     // Handler and extractor errors arrive as responses carrying the error; only a failing inner
     // middleware would return `Err`, and there is none inside this one.
     let response = next.call(req).instrument(span).await?;
+    // Why a 5xx happened is logged here, once, on the request's line.
+    let cause = response
+        .status()
+        .is_server_error()
+        .then(|| response.response().error())
+        .flatten()
+        .map(|error| match error.as_error::<problem::ApiError>() {
+            Some(api_error) => api_error.cause.as_deref().unwrap_or_default().to_owned(),
+            None => error.to_string(),
+        });
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -100,11 +110,14 @@ pub async fn request_context(
                 request_id = %request_id,
                 organization = organization.as_deref(),
                 key_id = key_id.map(tracing::field::display),
+                error = cause.as_deref(),
                 "request"
             )
         };
     }
-    if status.is_server_error() {
+    if status == actix_web::http::StatusCode::INTERNAL_SERVER_ERROR {
+        access_log!(tracing::Level::ERROR);
+    } else if status.is_server_error() {
         access_log!(tracing::Level::WARN);
     } else {
         access_log!(tracing::Level::INFO);

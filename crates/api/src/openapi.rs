@@ -8,9 +8,9 @@ use utoipa_actix_web::AppExt;
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, Schema};
 
-use crate::problem::{Problem, ProblemField};
+use crate::problem::{field_codes_description, problem_codes_description, Problem, ProblemField};
 
 const BEARER: &str = "bearerAuth";
 
@@ -46,7 +46,26 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     require_api_key(&mut spec);
     link_operations(&mut spec);
+    list_error_codes(&mut spec);
     spec
+}
+
+/// The codes a `Problem` and its `errors` can carry, written from the code tables, so that no
+/// code the server answers with is missing from the spec.
+fn list_error_codes(spec: &mut utoipa::openapi::OpenApi) {
+    let components = spec.components.get_or_insert_with(Default::default);
+    for (schema, description) in [
+        ("Problem", problem_codes_description()),
+        ("ProblemField", field_codes_description()),
+    ] {
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
+            panic!("{schema} is not an object schema");
+        };
+        let Some(RefOr::T(Schema::Object(code))) = object.properties.get_mut("code") else {
+            panic!("{schema}.code is not an inline schema");
+        };
+        code.description = Some(description);
+    }
 }
 
 /// OpenAPI links: how an id and an `ETag` from one response feed the next request. Code

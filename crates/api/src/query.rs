@@ -6,17 +6,15 @@ use std::str::FromStr;
 use actix_web::HttpRequest;
 use utoipa::IntoParams;
 
-use crate::problem::{ApiError, Location, Refusal};
+use crate::problem::{ApiError, Location, ParameterCode, Refusal};
 
-/// A parameter with a value it cannot take.
-const INVALID_VALUE: &str = "invalid_value";
-/// A parameter the operation does not have.
-const UNKNOWN_PARAMETER: &str = "unknown_parameter";
+const INVALID_VALUE: ParameterCode = ParameterCode::InvalidValue;
+const UNKNOWN_PARAMETER: ParameterCode = ParameterCode::UnknownParameter;
 
-fn refusal(name: &str, code: &'static str, message: impl Into<String>) -> Refusal {
+fn refusal(name: &str, code: ParameterCode, message: impl Into<String>) -> Refusal {
     Refusal {
         at: Location::Query(name.to_owned()),
-        code,
+        code: code.as_str(),
         message: message.into(),
     }
 }

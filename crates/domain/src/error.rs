@@ -3,55 +3,43 @@
 
 use std::fmt;
 
-/// Why one field was refused. The string forms are part of the public API (they appear in
-/// problem bodies), so they never change once published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FieldCode {
-    /// A required field is missing, null or blank.
-    Required,
-    /// The JSON value has the wrong type (a number where a string is expected, ...).
-    InvalidType,
-    /// The text is longer than the field allows.
-    TooLong,
-    /// The text holds U+0000, which PostgreSQL cannot store.
-    InvalidCharacter,
-    InvalidEmail,
-    InvalidPhone,
-    InvalidCountry,
-    InvalidDate,
-    /// A value outside an enumeration.
-    InvalidEnum,
-    /// The person would be under 18 on the day of registration.
-    Underage,
-    /// A field that cannot change after creation was sent with a different value.
-    ImmutableField,
-    /// A field the server sets was sent on registration.
-    ReadOnlyField,
-    /// A field that exists in neither the request nor the response shape.
-    UnknownField,
-    /// `is_blacklisted = true` without a `blacklisted_comment`.
-    BlacklistCommentRequired,
+macro_rules! field_codes {
+    ($($variant:ident = $code:literal, $when:literal;)+) => {
+        /// Why one field was refused. The string forms are part of the public API (they appear in
+        /// problem bodies), so they never change once published.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum FieldCode { $($variant),+ }
+
+        impl FieldCode {
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $code),+ }
+            }
+
+            /// When the code is given, for the API's documentation.
+            pub const fn when(self) -> &'static str {
+                match self { $(Self::$variant => $when),+ }
+            }
+        }
+    };
 }
 
-impl FieldCode {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Required => "required",
-            Self::InvalidType => "invalid_type",
-            Self::TooLong => "too_long",
-            Self::InvalidCharacter => "invalid_character",
-            Self::InvalidEmail => "invalid_email",
-            Self::InvalidPhone => "invalid_phone",
-            Self::InvalidCountry => "invalid_country",
-            Self::InvalidDate => "invalid_date",
-            Self::InvalidEnum => "invalid_enum",
-            Self::Underage => "underage",
-            Self::ImmutableField => "immutable_field",
-            Self::ReadOnlyField => "read_only_field",
-            Self::UnknownField => "unknown_field",
-            Self::BlacklistCommentRequired => "blacklisted_comment_required",
-        }
-    }
+field_codes! {
+    Required = "required", "a required field is missing, null or blank";
+    InvalidType = "invalid_type", "the JSON value has the wrong type (a number where a string is expected, ...)";
+    TooLong = "too_long", "the text is longer than the field allows";
+    InvalidCharacter = "invalid_character", "the text holds U+0000, which PostgreSQL text cannot store";
+    InvalidEmail = "invalid_email", "not an email address with a dotted domain";
+    InvalidPhone = "invalid_phone", "not an E.164 phone number such as +33612345678";
+    InvalidCountry = "invalid_country", "not an assigned ISO 3166-1 alpha-3 country code";
+    InvalidDate = "invalid_date", "not a calendar date such as 1990-04-21";
+    InvalidEnum = "invalid_enum", "a value outside the field's enumeration";
+    Underage = "underage", "the person would be under 18 on the day of registration";
+    ImmutableField = "immutable_field", "a field that cannot change after registration was sent with another value";
+    ReadOnlyField = "read_only_field", "a field the server sets was sent on registration";
+    UnknownField = "unknown_field", "a member that is not a field of a person client";
+    BlacklistCommentRequired = "blacklisted_comment_required", "`is_blacklisted` is true without a `blacklisted_comment`";
 }
 
 impl fmt::Display for FieldCode {

@@ -43,7 +43,8 @@ pub struct Actor {
     pub name: String,
 }
 
-/// One field of a change. Values are as the API shows them (strings, booleans or null).
+/// One field of a change. Values are as the API shows them (strings, integers, booleans or
+/// null).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = FieldChange)]
 pub struct FieldChangeOut {

@@ -6,31 +6,29 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs each listed `async fn name(app: TestApp)` once on SQLite and once on PostgreSQL, as
-/// `sqlite::name` and `postgres::name`.
+/// Runs each listed `async fn name(app: TestApp)` once on SQLite and once on PostgreSQL, each on
+/// a server and database of its own, as `name::sqlite` and `name::postgres` (the names
+/// [`for_each_backend`] gives too).
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
+        $(
+            mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
+                async fn sqlite() {
                     if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await {
                         super::$name(app).await;
                     }
                 }
-            )+
-        }
-        mod postgres {
-            $(
+
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
+                async fn postgres() {
                     if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await {
                         super::$name(app).await;
                     }
                 }
-            )+
-        }
+            }
+        )+
     };
 }
 
