@@ -75,7 +75,7 @@ pub fn registration_changes(client: &Client) -> Vec<Change> {
         ("blocked", FieldValue::Bool(client.blocked)),
         (
             "organization_id",
-            FieldValue::Text(client.organization_id.to_string()),
+            FieldValue::Integer(client.organization_id.into()),
         ),
         ("id", FieldValue::Text(client.id.to_string())),
     ];
@@ -116,5 +116,11 @@ mod tests {
                 && fields.contains(&"blocked")
         );
         assert!(!fields.contains(&"middle_name"), "no value, no entry");
+        let organization = changes.iter().find(|c| c.field == "organization_id");
+        assert_eq!(
+            organization.map(|c| &c.new),
+            Some(&FieldValue::Integer(1)),
+            "as the API shows it"
+        );
     }
 }

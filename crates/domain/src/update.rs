@@ -131,6 +131,7 @@ field_names!(
 pub enum FieldValue {
     Null,
     Bool(bool),
+    Integer(i64),
     Text(String),
 }
 

@@ -43,6 +43,11 @@ async fn registration_is_version_1_of_the_history(app: TestApp) {
         &json!({"field": "email", "old": null, "new": client["email"]})
     );
     assert_eq!(change(entry, "kyc_status").unwrap()["new"], "NOT_STARTED");
+    // Every value as the API shows it: `organization_id` an integer, the flags booleans.
+    for recorded in entry["changes"].as_array().unwrap() {
+        let field = recorded["field"].as_str().unwrap();
+        assert_eq!(recorded["new"], client[field], "{field}");
+    }
     assert!(
         change(entry, "middle_name").is_none(),
         "fields without a value are not listed"
