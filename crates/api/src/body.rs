@@ -1,6 +1,6 @@
-//! Reading a JSON request body into the members the domain rules work on. Only the transport
-//! checks happen here (content type, JSON syntax, an object at the top); what the members mean is
-//! the domain's business, so that every field error is reported at once.
+//! Reading a request body: within the limits, as JSON, into the body's own type. The transport
+//! checks happen here (size, time, content type, JSON syntax, an object at the top, no member the
+//! type does not have); what the members hold, the body type reports, every error at once.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,7 +10,8 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use domain::update::Json;
+use domain::FieldError;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::problem::{ApiError, ErrorCode};
@@ -63,8 +64,6 @@ impl FromRequest for Body {
     }
 }
 
-pub type Members = Vec<(String, Json)>;
-
 fn is_json(req: &HttpRequest) -> bool {
     match req.mime_type() {
         Ok(Some(mime)) => {
@@ -75,8 +74,14 @@ fn is_json(req: &HttpRequest) -> bool {
     }
 }
 
-/// The members of the JSON object in the body, in document order of their names.
-pub fn json_members(req: &HttpRequest, body: &[u8]) -> Result<Members, ApiError> {
+/// Reads the JSON object in the body as `T`, a body struct of [`crate::members`] fields. A member
+/// `T` does not have is refused with the error `stranger` makes for its name, and left out; what
+/// the members themselves hold is `T`'s to report.
+pub fn read_object<T: DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+    stranger: impl Fn(&str) -> FieldError,
+) -> Result<(T, Vec<FieldError>), ApiError> {
     if !is_json(req) {
         return Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
@@ -89,16 +94,26 @@ pub fn json_members(req: &HttpRequest, body: &[u8]) -> Result<Members, ApiError>
             format!("The body is not valid JSON: {e}."),
         )
     })?;
-    let Value::Object(object) = value else {
+    let Value::Object(mut object) = value else {
         return Err(ApiError::new(
             ErrorCode::MalformedJson,
             "The body must be a JSON object.",
         ));
     };
-    Ok(object
-        .into_iter()
-        .map(|(name, value)| (name, to_domain(value)))
-        .collect())
+    let known = crate::members::fields_of::<T>();
+    let strangers: Vec<String> = object
+        .keys()
+        .filter(|name| !known.contains(&name.as_str()))
+        .cloned()
+        .collect();
+    let refused = strangers
+        .iter()
+        .filter(|name| object.remove(name.as_str()).is_some_and(|v| !v.is_null()))
+        .map(|name| stranger(name))
+        .collect();
+    // Every member left is one of `T`'s, and its fields read any JSON: this cannot fail.
+    let read = serde_json::from_value(Value::Object(object)).map_err(ApiError::internal)?;
+    Ok((read, refused))
 }
 
 /// SHA-256 (hex) of the body's JSON with object keys sorted and no whitespace, so that two
@@ -138,17 +153,6 @@ fn write_canonical(value: &Value, out: &mut String) {
             out.push(']');
         }
         scalar => out.push_str(&scalar.to_string()),
-    }
-}
-
-fn to_domain(value: Value) -> Json {
-    match value {
-        Value::Null => Json::Null,
-        Value::Bool(b) => Json::Bool(b),
-        Value::String(s) => Json::Text(s),
-        Value::Number(n) => n.as_i64().map_or(Json::Other("number"), Json::Integer),
-        Value::Array(_) => Json::Other("array"),
-        Value::Object(_) => Json::Other("object"),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod digest;
 pub mod etag;
 pub mod fallback;
 pub mod health;
+pub mod members;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

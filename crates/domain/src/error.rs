@@ -67,6 +67,31 @@ impl FieldError {
     }
 }
 
+/// Why a value was refused, before it is known which field it was sent for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub code: FieldCode,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(code: FieldCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The error, for the member `field`.
+    pub fn at(self, field: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            code: self.code,
+            message: self.message,
+        }
+    }
+}
+
 /// Collects field errors so that a request is answered with all of them at once.
 #[derive(Debug, Default)]
 pub struct Errors(Vec<FieldError>);
@@ -74,15 +99,6 @@ pub struct Errors(Vec<FieldError>);
 impl Errors {
     pub fn push(&mut self, error: FieldError) {
         self.0.push(error);
-    }
-
-    /// Keeps the value of a successful parse; records the error of a failed one.
-    pub fn take<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
-        result.map_err(|e| self.push(e)).ok()
-    }
-
-    pub fn into_vec(self) -> Vec<FieldError> {
-        self.0
     }
 
     pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, Vec<FieldError>> {

@@ -96,15 +96,11 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::register::tests::{today, valid};
-    use crate::register::NewClient;
+    use crate::register::tests::valid;
 
     #[test]
     fn registration_records_every_field_with_a_value_from_null() {
-        let client =
-            NewClient::parse(&valid(), today())
-                .unwrap()
-                .into_client(Uuid::now_v7(), 1, Utc::now());
+        let client = valid().into_client(Uuid::now_v7(), 1, Utc::now());
         let changes = registration_changes(&client);
         assert!(changes
             .iter()

@@ -2,8 +2,10 @@
 //! the person it describes), the value types that can only hold valid data, and the rules for
 //! registering and updating a person client.
 //!
-//! Everything here is pure: no clock, no database, no HTTP. Callers pass the current time and the
-//! stored record in, and get back either a validated value or the complete list of field errors.
+//! Everything here is pure: no clock, no database, no HTTP, no JSON. Callers parse what they
+//! receive into the value types of [`values`] (each of which can only hold a valid value), pass
+//! the current time and the stored record in, and get back the next record or the complete list
+//! of field errors.
 
 pub mod client;
 pub mod enums;
@@ -15,8 +17,9 @@ pub mod values;
 
 pub use client::Client;
 pub use enums::{Gender, KycLevel, KycStatus, RiskLevel};
-pub use error::{FieldCode, FieldError};
-pub use register::{NewClient, Registration};
+pub use error::{FieldCode, FieldError, Invalid};
+pub use register::{DateOfBirth, Registration};
 pub use update::{
-    plan, FieldChange, FieldValue, Json, Patch, ReadOnlyField, UpdateField, UpdateInput, UpdatePlan,
+    plan, Echo, Echoes, FieldChange, FieldValue, Patch, UpdateField, UpdatePatch, UpdatePlan,
 };
+pub use values::Value;

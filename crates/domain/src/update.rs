@@ -1,62 +1,86 @@
 //! The update rules of `PUT /api/v1/clients/person/{id}`, as one pure function: [`plan`] takes the
-//! stored client and the request's members and returns either the list of field changes (with
-//! the next version of the client) or every reason the request is refused.
+//! stored client and an [`UpdatePatch`] of valid values and returns either the list of field
+//! changes (with the next version of the client) or every reason the update is refused.
 //!
-//! - Absent or `null` keeps a field ([`Patch::Keep`]); generated clients send `null` for fields
-//!   the caller did not set, so `null` never erases data.
-//! - An empty (or blank) string clears an optional field ([`Patch::Clear`]) and is an error for a
-//!   required one.
-//! - Response-only fields may be echoed back (GET, edit, PUT) when they equal the stored value.
-//! - A member that is in neither shape is an `unknown_field` error: a typo is never ignored.
+//! - [`Patch::Keep`] keeps a field, [`Patch::Set`] gives it a new value, [`Patch::Clear`] empties
+//!   an optional field and is an error for a required one.
+//! - Read-only fields may be sent back ([`Echoes`]) when they equal the stored value.
+//! - `is_blacklisted` true needs a `blacklisted_comment`, in the update or already stored.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::client::{truncate_to_micros, Client};
-use crate::enums::RiskLevel;
+use crate::enums::{Gender, KycLevel, KycStatus, RiskLevel};
 use crate::error::{Errors, FieldCode, FieldError};
-use crate::register::parse_enum;
-use crate::values::{max_len, text, CountryCode, Email, Phone};
+use crate::values::{
+    Address, City, CountryCode, Email, Note, Phone, PlannedAmount, Postcode, StateProvince,
+};
 
 /// What an update does to one field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Patch<T> {
-    /// Absent or `null`: the stored value stays.
+    /// The stored value stays.
+    #[default]
     Keep,
-    /// Empty string: an optional field becomes `null`.
+    /// An optional field becomes `null`.
     Clear,
     /// A new value.
     Set(T),
 }
 
-/// A JSON value as the request carried it, reduced to what the rules need.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Json {
-    Null,
-    Bool(bool),
-    Integer(i64),
-    Text(String),
-    /// Any other JSON value; holds its JSON type name (`number`, `array`, `object`).
-    Other(&'static str),
+/// A read-only field sent back with an update: a value of its type, or one that cannot be the
+/// stored value (a wrong type, an unreadable date).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Echo<T> {
+    Value(T),
+    Unreadable,
 }
 
-impl Json {
-    pub(crate) fn type_name(&self) -> &'static str {
-        match self {
-            Json::Null => "null",
-            Json::Bool(_) => "boolean",
-            Json::Integer(_) => "integer",
-            Json::Text(_) => "string",
-            Json::Other(name) => name,
-        }
-    }
+/// An update of a person client: one [`Patch`] per updatable field, and the read-only fields the
+/// caller sent back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdatePatch {
+    pub address: Patch<Address>,
+    pub blacklisted_comment: Patch<Note>,
+    pub blocked: Patch<bool>,
+    pub city: Patch<City>,
+    pub country_code: Patch<CountryCode>,
+    pub email: Patch<Email>,
+    pub is_blacklisted: Patch<bool>,
+    pub kyc_note: Patch<Note>,
+    pub mobile_phone_number: Patch<Phone>,
+    pub planned_expenditure: Patch<PlannedAmount>,
+    pub planned_income: Patch<PlannedAmount>,
+    pub postcode: Patch<Postcode>,
+    pub risk_level: Patch<RiskLevel>,
+    pub second_email: Patch<Email>,
+    pub second_mobile_phone_number: Patch<Phone>,
+    pub state_province: Patch<StateProvince>,
+    pub echoes: Echoes,
 }
 
-/// The members of an update request body, in the order they came.
-#[derive(Debug, Clone, Default)]
-pub struct UpdateInput {
-    pub members: Vec<(String, Json)>,
+/// The fields an update cannot change (identity, server-owned, or set once at registration),
+/// as sent back by the caller; `None` when not sent. Texts are trimmed, and an empty text stands
+/// for no value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Echoes {
+    pub id: Option<Echo<Uuid>>,
+    pub organization_id: Option<Echo<i64>>,
+    pub created_at: Option<Echo<DateTime<Utc>>>,
+    pub updated_at: Option<Echo<DateTime<Utc>>>,
+    pub first_name: Option<Echo<String>>,
+    pub middle_name: Option<Echo<String>>,
+    pub last_name: Option<Echo<String>>,
+    pub date_of_birth: Option<Echo<NaiveDate>>,
+    pub gender: Option<Echo<Gender>>,
+    pub nationality: Option<Echo<CountryCode>>,
+    pub birth_country: Option<Echo<CountryCode>>,
+    pub country_of_tax_residence: Option<Echo<CountryCode>>,
+    pub kyc_level: Option<Echo<KycLevel>>,
+    pub kyc_status: Option<Echo<KycStatus>>,
+    pub external_client_code: Option<Echo<String>>,
 }
 
 macro_rules! field_names {
@@ -73,16 +97,12 @@ macro_rules! field_names {
             pub const fn name(self) -> &'static str {
                 match self { $(Self::$variant => $text),+ }
             }
-
-            pub fn from_name(name: &str) -> Option<Self> {
-                match name { $($text => Some(Self::$variant),)+ _ => None }
-            }
         }
     };
 }
 
 field_names!(
-    /// The 16 fields an update may carry.
+    /// The 16 fields an update may change.
     UpdateField {
         Address = "address",
         BlacklistedComment = "blacklisted_comment",
@@ -100,28 +120,6 @@ field_names!(
         SecondEmail = "second_email",
         SecondMobilePhoneNumber = "second_mobile_phone_number",
         StateProvince = "state_province",
-    }
-);
-
-field_names!(
-    /// Fields of the response that an update cannot change: identity, server-owned, or set once
-    /// at registration. They may be sent back unchanged.
-    ReadOnlyField {
-        Id = "id",
-        OrganizationId = "organization_id",
-        CreatedAt = "created_at",
-        UpdatedAt = "updated_at",
-        FirstName = "first_name",
-        MiddleName = "middle_name",
-        LastName = "last_name",
-        DateOfBirth = "date_of_birth",
-        Gender = "gender",
-        Nationality = "nationality",
-        BirthCountry = "birth_country",
-        CountryOfTaxResidence = "country_of_tax_residence",
-        KycLevel = "kyc_level",
-        KycStatus = "kyc_status",
-        ExternalClientCode = "external_client_code",
     }
 );
 
@@ -192,183 +190,193 @@ pub fn value_of(client: &Client, field: UpdateField) -> FieldValue {
     }
 }
 
-/// Where a text field lives on the client, and how its values parse.
-enum TextSlot<'a> {
-    Required(&'a mut String),
-    Optional(&'a mut Option<String>),
+/// Applies a patch of a field that always has a value: clearing it is refused.
+fn required<T, S>(
+    errors: &mut Errors,
+    field: UpdateField,
+    patch: Patch<T>,
+    slot: &mut S,
+    stored: impl FnOnce(T) -> S,
+) {
+    match patch {
+        Patch::Keep => {}
+        Patch::Set(value) => *slot = stored(value),
+        Patch::Clear => errors.push(FieldError::new(
+            field.name(),
+            FieldCode::Required,
+            "is required and cannot be cleared; send null or leave it out to keep the current value",
+        )),
+    }
 }
 
-type Parser = fn(&str, &str) -> Result<String, FieldError>;
+/// Applies a patch of an optional field.
+fn optional<T>(patch: Patch<T>, slot: &mut Option<String>, stored: impl FnOnce(T) -> String) {
+    match patch {
+        Patch::Keep => {}
+        Patch::Set(value) => *slot = Some(stored(value)),
+        Patch::Clear => *slot = None,
+    }
+}
 
-fn text_slot(client: &mut Client, field: UpdateField) -> Option<(TextSlot<'_>, Parser)> {
-    use TextSlot::{Optional, Required};
-    use UpdateField as F;
-    Some(match field {
-        F::Address => (Required(&mut client.address), |f, v| {
-            text(f, v, max_len::ADDRESS)
-        }),
-        F::City => (Required(&mut client.city), |f, v| text(f, v, max_len::CITY)),
-        F::Postcode => (Required(&mut client.postcode), |f, v| {
-            text(f, v, max_len::POSTCODE)
-        }),
-        F::CountryCode => (Required(&mut client.country_code), |f, v| {
-            CountryCode::parse(f, v).map(|c| c.as_str().to_owned())
-        }),
-        F::Email => (Required(&mut client.email), |f, v| {
-            Email::parse(f, v).map(Email::into_inner)
-        }),
-        F::SecondEmail => (Optional(&mut client.second_email), |f, v| {
-            Email::parse(f, v).map(Email::into_inner)
-        }),
-        F::MobilePhoneNumber => (Optional(&mut client.mobile_phone_number), |f, v| {
-            Phone::parse(f, v).map(Phone::into_inner)
-        }),
-        F::SecondMobilePhoneNumber => (Optional(&mut client.second_mobile_phone_number), |f, v| {
-            Phone::parse(f, v).map(Phone::into_inner)
-        }),
-        F::StateProvince => (Optional(&mut client.state_province), |f, v| {
-            text(f, v, max_len::STATE_PROVINCE)
-        }),
-        F::KycNote => (Optional(&mut client.kyc_note), |f, v| {
-            text(f, v, max_len::NOTE)
-        }),
-        F::BlacklistedComment => (Optional(&mut client.blacklisted_comment), |f, v| {
-            text(f, v, max_len::NOTE)
-        }),
-        F::PlannedIncome => (Optional(&mut client.planned_income), |f, v| {
-            text(f, v, max_len::PLANNED_AMOUNT)
-        }),
-        F::PlannedExpenditure => (Optional(&mut client.planned_expenditure), |f, v| {
-            text(f, v, max_len::PLANNED_AMOUNT)
-        }),
-        F::Blocked | F::IsBlacklisted | F::RiskLevel => return None,
+/// A country sent back, as the code it is stored as.
+fn code(sent: &Option<Echo<CountryCode>>) -> Option<Echo<String>> {
+    sent.as_ref().map(|echo| match echo {
+        Echo::Value(code) => Echo::Value(code.as_str().to_owned()),
+        Echo::Unreadable => Echo::Unreadable,
     })
 }
 
-/// Reads a text member as a patch: blank clears, anything else must parse.
-fn text_patch(field: UpdateField, raw: &str, parse: Parser) -> Result<Patch<String>, FieldError> {
-    if raw.trim().is_empty() {
-        Ok(Patch::Clear)
-    } else {
-        parse(field.name(), raw).map(Patch::Set)
-    }
-}
-
-fn type_error(field: &str, expected: &str, got: &Json) -> FieldError {
-    FieldError::new(
-        field,
-        FieldCode::InvalidType,
-        format!("must be {expected} or null, not {}", got.type_name()),
-    )
-}
-
-/// Applies one update member to `next`, or records why it cannot be applied.
-fn apply(errors: &mut Errors, next: &mut Client, field: UpdateField, value: &Json) {
-    let name = field.name();
-    if *value == Json::Null {
-        return; // Patch::Keep
-    }
-    match field {
-        UpdateField::Blocked | UpdateField::IsBlacklisted => match value {
-            Json::Bool(b) if field == UpdateField::Blocked => next.blocked = *b,
-            Json::Bool(b) => next.is_blacklisted = *b,
-            other => errors.push(type_error(name, "a boolean", other)),
-        },
-        UpdateField::RiskLevel => match value {
-            Json::Text(raw) => {
-                if let Some(level) = errors.take(parse_enum::<RiskLevel>(
-                    name,
-                    raw.trim(),
-                    RiskLevel::expected,
-                )) {
-                    next.risk_level = level;
+impl Echoes {
+    /// Records an `immutable_field` error for every field sent back with another value.
+    fn check(&self, current: &Client, errors: &mut Errors) {
+        fn same<T: PartialEq>(errors: &mut Errors, field: &str, sent: &Option<Echo<T>>, stored: T) {
+            if let Some(sent) = sent {
+                if *sent != Echo::Value(stored) {
+                    errors.push(FieldError::new(
+                        field,
+                        FieldCode::ImmutableField,
+                        "cannot be changed by an update; send the stored value, null, or leave it out",
+                    ));
                 }
             }
-            other => errors.push(type_error(name, "a string", other)),
-        },
-        _ => {
-            let Some((slot, parse)) = text_slot(next, field) else {
-                return;
-            };
-            let Json::Text(raw) = value else {
-                errors.push(type_error(name, "a string", value));
-                return;
-            };
-            match (errors.take(text_patch(field, raw, parse)), slot) {
-                (None | Some(Patch::Keep), _) => {}
-                (Some(Patch::Set(v)), TextSlot::Required(slot)) => *slot = v,
-                (Some(Patch::Set(v)), TextSlot::Optional(slot)) => *slot = Some(v),
-                (Some(Patch::Clear), TextSlot::Optional(slot)) => *slot = None,
-                (Some(Patch::Clear), TextSlot::Required(_)) => errors.push(FieldError::new(
-                    name,
-                    FieldCode::Required,
-                    "is required and cannot be cleared; send null or leave it out to keep the current value",
-                )),
-            }
         }
+        let text = |s: &str| s.to_owned();
+        let optional = |s: &Option<String>| s.clone().unwrap_or_default();
+        let e = errors;
+        same(e, "id", &self.id, current.id);
+        same(
+            e,
+            "organization_id",
+            &self.organization_id,
+            current.organization_id.into(),
+        );
+        same(e, "created_at", &self.created_at, current.created_at);
+        same(e, "updated_at", &self.updated_at, current.updated_at);
+        same(e, "first_name", &self.first_name, text(&current.first_name));
+        same(
+            e,
+            "middle_name",
+            &self.middle_name,
+            optional(&current.middle_name),
+        );
+        same(e, "last_name", &self.last_name, text(&current.last_name));
+        same(
+            e,
+            "date_of_birth",
+            &self.date_of_birth,
+            current.date_of_birth,
+        );
+        same(e, "gender", &self.gender, current.gender);
+        same(
+            e,
+            "nationality",
+            &code(&self.nationality),
+            text(&current.nationality),
+        );
+        same(
+            e,
+            "birth_country",
+            &code(&self.birth_country),
+            text(&current.birth_country),
+        );
+        let tax_residence = text(&current.country_of_tax_residence);
+        let sent = code(&self.country_of_tax_residence);
+        same(e, "country_of_tax_residence", &sent, tax_residence);
+        same(e, "kyc_level", &self.kyc_level, current.kyc_level);
+        same(e, "kyc_status", &self.kyc_status, current.kyc_status);
+        let code = optional(&current.external_client_code);
+        same(e, "external_client_code", &self.external_client_code, code);
     }
 }
 
-/// Whether a value sent for a read-only field equals the stored one. Strings compare trimmed,
-/// country codes case-insensitively, timestamps as instants; an empty string equals no value.
-fn echo_matches(current: &Client, field: ReadOnlyField, value: &Json) -> bool {
-    use ReadOnlyField as F;
-    let Json::Text(raw) = value else {
-        return matches!((field, value), (F::OrganizationId, Json::Integer(n)) if *n == i64::from(current.organization_id));
-    };
-    let raw = raw.trim();
-    let optional = |stored: &Option<String>| stored.as_deref().unwrap_or("") == raw;
-    let instant = |stored: DateTime<Utc>| {
-        DateTime::parse_from_rfc3339(raw).is_ok_and(|t| truncate_to_micros(t.to_utc()) == stored)
-    };
-    match field {
-        F::Id => Uuid::parse_str(raw).is_ok_and(|id| id == current.id),
-        F::OrganizationId => false,
-        F::CreatedAt => instant(current.created_at),
-        F::UpdatedAt => instant(current.updated_at),
-        F::FirstName => raw == current.first_name,
-        F::LastName => raw == current.last_name,
-        F::MiddleName => optional(&current.middle_name),
-        F::ExternalClientCode => optional(&current.external_client_code),
-        F::DateOfBirth => {
-            NaiveDate::parse_from_str(raw, "%Y-%m-%d").is_ok_and(|d| d == current.date_of_birth)
-        }
-        F::Gender => raw == current.gender.as_str(),
-        F::KycLevel => raw == current.kyc_level.as_str(),
-        F::KycStatus => raw == current.kyc_status.as_str(),
-        F::Nationality => raw.eq_ignore_ascii_case(&current.nationality),
-        F::BirthCountry => raw.eq_ignore_ascii_case(&current.birth_country),
-        F::CountryOfTaxResidence => raw.eq_ignore_ascii_case(&current.country_of_tax_residence),
-    }
-}
-
-/// Computes what an update does to `current`, or every reason it is refused.
+/// Computes what an update does to `current`, or every reason it is refused: field errors in
+/// field order, then `blacklisted_comment_required`.
 pub fn plan(
     current: &Client,
-    input: &UpdateInput,
+    patch: UpdatePatch,
     now: DateTime<Utc>,
 ) -> Result<UpdatePlan, Vec<FieldError>> {
+    use UpdateField as F;
     let mut errors = Errors::default();
     let mut next = current.clone();
-    for (name, value) in &input.members {
-        if let Some(field) = UpdateField::from_name(name) {
-            apply(&mut errors, &mut next, field, value);
-        } else if let Some(field) = ReadOnlyField::from_name(name) {
-            if *value != Json::Null && !echo_matches(current, field, value) {
-                errors.push(FieldError::new(
-                    name.as_str(),
-                    FieldCode::ImmutableField,
-                    "cannot be changed by an update; send the stored value, null, or leave it out",
-                ));
-            }
-        } else {
-            errors.push(FieldError::new(
-                name.as_str(),
-                FieldCode::UnknownField,
-                "is not a field of a person client",
-            ));
-        }
-    }
+    let e = &mut errors;
+    let country = |code: CountryCode| code.as_str().to_owned();
+    required(
+        e,
+        F::Address,
+        patch.address,
+        &mut next.address,
+        Address::into_inner,
+    );
+    optional(
+        patch.blacklisted_comment,
+        &mut next.blacklisted_comment,
+        Note::into_inner,
+    );
+    required(e, F::Blocked, patch.blocked, &mut next.blocked, |b| b);
+    required(e, F::City, patch.city, &mut next.city, City::into_inner);
+    required(
+        e,
+        F::CountryCode,
+        patch.country_code,
+        &mut next.country_code,
+        country,
+    );
+    required(e, F::Email, patch.email, &mut next.email, Email::into_inner);
+    required(
+        e,
+        F::IsBlacklisted,
+        patch.is_blacklisted,
+        &mut next.is_blacklisted,
+        |b| b,
+    );
+    optional(patch.kyc_note, &mut next.kyc_note, Note::into_inner);
+    optional(
+        patch.mobile_phone_number,
+        &mut next.mobile_phone_number,
+        Phone::into_inner,
+    );
+    optional(
+        patch.planned_expenditure,
+        &mut next.planned_expenditure,
+        PlannedAmount::into_inner,
+    );
+    optional(
+        patch.planned_income,
+        &mut next.planned_income,
+        PlannedAmount::into_inner,
+    );
+    required(
+        e,
+        F::Postcode,
+        patch.postcode,
+        &mut next.postcode,
+        Postcode::into_inner,
+    );
+    required(
+        e,
+        F::RiskLevel,
+        patch.risk_level,
+        &mut next.risk_level,
+        |r| r,
+    );
+    optional(
+        patch.second_email,
+        &mut next.second_email,
+        Email::into_inner,
+    );
+    let second_mobile = &mut next.second_mobile_phone_number;
+    optional(
+        patch.second_mobile_phone_number,
+        second_mobile,
+        Phone::into_inner,
+    );
+    optional(
+        patch.state_province,
+        &mut next.state_province,
+        StateProvince::into_inner,
+    );
+    patch.echoes.check(current, e);
     if next.is_blacklisted && next.blacklisted_comment.is_none() {
         errors.push(FieldError::new(
             UpdateField::BlacklistedComment.name(),

@@ -1,13 +1,15 @@
 //! Value types that parse instead of validate: once built, they hold a valid value.
 //!
-//! Every parser trims its input first (the contract says strings are trimmed) and reports a
-//! [`FieldError`] naming the field it was given.
+//! Every parser trims its input first (the contract says strings are trimmed) and reports why a
+//! value is [`Invalid`]; the caller knows which field it was.
 
 use std::fmt;
 
+use chrono::NaiveDate;
 use validator::ValidateEmail;
 
-use crate::error::{FieldCode, FieldError};
+use crate::enums::{Gender, KycLevel, KycStatus, RiskLevel};
+use crate::error::{FieldCode, Invalid};
 
 /// Maximum lengths, in characters, of the free-text fields.
 pub mod max_len {
@@ -38,28 +40,27 @@ pub mod max_len {
     }
 }
 
+/// A value of the record, parsed from the text a caller sent. Every parser trims first.
+pub trait Value: Sized {
+    fn parse(raw: &str) -> Result<Self, Invalid>;
+}
+
 /// A trimmed, non-empty text of at most `max` characters, without U+0000.
-pub fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
+pub fn text(raw: &str, max: usize) -> Result<String, Invalid> {
     let value = raw.trim();
     if value.is_empty() {
-        return Err(FieldError::new(
-            field,
-            FieldCode::Required,
-            "must not be empty",
-        ));
+        return Err(Invalid::new(FieldCode::Required, "must not be empty"));
     }
     // PostgreSQL text cannot hold U+0000. Other control characters are stored as sent.
     if value.contains('\0') {
-        return Err(FieldError::new(
-            field,
+        return Err(Invalid::new(
             FieldCode::InvalidCharacter,
             "must not contain U+0000 (NUL)",
         ));
     }
     let len = value.chars().count();
     if len > max {
-        return Err(FieldError::new(
-            field,
+        return Err(Invalid::new(
             FieldCode::TooLong,
             format!("must be at most {max} characters (got {len})"),
         ));
@@ -67,14 +68,57 @@ pub fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
     Ok(value.to_owned())
 }
 
+/// Declares free-text values: trimmed, not blank, bounded, without U+0000.
+macro_rules! bounded_text {
+    ($($(#[$meta:meta])* $name:ident = $max:expr;)+) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX_CHARS: usize = $max;
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl Value for $name {
+            fn parse(raw: &str) -> Result<Self, Invalid> {
+                text(raw, Self::MAX_CHARS).map(Self)
+            }
+        }
+    )+};
+}
+
+bounded_text! {
+    /// A first, middle or last name.
+    Name = max_len::NAME;
+    /// A street address.
+    Address = max_len::ADDRESS;
+    City = max_len::CITY;
+    Postcode = max_len::POSTCODE;
+    StateProvince = max_len::STATE_PROVINCE;
+    /// A free-text note: the KYC note, the reason for a blacklisting.
+    Note = max_len::NOTE;
+    /// A planned yearly amount, free text (a range and a currency, say).
+    PlannedAmount = max_len::PLANNED_AMOUNT;
+    /// The organization's own reference for a client.
+    ExternalCode = max_len::EXTERNAL_CODE;
+}
+
 /// An email address: syntactically valid and at most 254 characters. The case is kept as given;
 /// uniqueness is compared case-insensitively.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
-impl Email {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let value = text(field, raw, max_len::EMAIL)?;
+impl Value for Email {
+    fn parse(raw: &str) -> Result<Self, Invalid> {
+        let value = text(raw, max_len::EMAIL)?;
         // The HTML5 grammar `validator` implements allows `user@localhost`; a customer's address
         // must be deliverable on the internet, so its domain needs a dot as well.
         let dotted_domain = value
@@ -83,12 +127,17 @@ impl Email {
         if value.validate_email() && dotted_domain {
             Ok(Self(value))
         } else {
-            Err(FieldError::new(
-                field,
+            Err(Invalid::new(
                 FieldCode::InvalidEmail,
                 "must be a valid email address",
             ))
         }
+    }
+}
+
+impl Email {
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     pub fn into_inner(self) -> String {
@@ -100,8 +149,8 @@ impl Email {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Phone(String);
 
-impl Phone {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+impl Value for Phone {
+    fn parse(raw: &str) -> Result<Self, Invalid> {
         let value = raw.trim();
         let digits = value.strip_prefix('+').unwrap_or("");
         let valid = (2..=15).contains(&digits.len())
@@ -110,18 +159,19 @@ impl Phone {
         if valid {
             Ok(Self(value.to_owned()))
         } else if value.is_empty() {
-            Err(FieldError::new(
-                field,
-                FieldCode::Required,
-                "must not be empty",
-            ))
+            Err(Invalid::new(FieldCode::Required, "must not be empty"))
         } else {
-            Err(FieldError::new(
-                field,
+            Err(Invalid::new(
                 FieldCode::InvalidPhone,
                 "must be an E.164 phone number such as +33612345678",
             ))
         }
+    }
+}
+
+impl Phone {
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     pub fn into_inner(self) -> String {
@@ -133,28 +183,25 @@ impl Phone {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CountryCode(&'static str);
 
-impl CountryCode {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+impl Value for CountryCode {
+    fn parse(raw: &str) -> Result<Self, Invalid> {
         let value = raw.trim();
         if value.is_empty() {
-            return Err(FieldError::new(
-                field,
-                FieldCode::Required,
-                "must not be empty",
-            ));
+            return Err(Invalid::new(FieldCode::Required, "must not be empty"));
         }
         // celes only knows assigned codes (plus the widely used XKX for Kosovo), so an
         // unassigned three-letter code such as `XYZ` is refused.
         match celes::Country::from_alpha3(value) {
             Ok(country) if value.len() == 3 => Ok(Self(country.alpha3)),
-            _ => Err(FieldError::new(
-                field,
+            _ => Err(Invalid::new(
                 FieldCode::InvalidCountry,
                 "must be an ISO 3166-1 alpha-3 country code such as FRA or USA",
             )),
         }
     }
+}
 
+impl CountryCode {
     pub fn as_str(self) -> &'static str {
         self.0
     }
@@ -166,38 +213,65 @@ impl fmt::Display for CountryCode {
     }
 }
 
+/// A calendar date written `YYYY-MM-DD`.
+impl Value for NaiveDate {
+    fn parse(raw: &str) -> Result<Self, Invalid> {
+        NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| {
+            Invalid::new(
+                FieldCode::InvalidDate,
+                "must be a calendar date such as 1990-04-21",
+            )
+        })
+    }
+}
+
+/// The enumerations, by their fixed spellings.
+macro_rules! enum_values {
+    ($($name:ty),+) => {$(
+        impl Value for $name {
+            fn parse(raw: &str) -> Result<Self, Invalid> {
+                raw.trim().parse().map_err(|_| {
+                    Invalid::new(
+                        FieldCode::InvalidEnum,
+                        format!("must be one of {}", <$name>::expected()),
+                    )
+                })
+            }
+        }
+    )+};
+}
+
+enum_values!(Gender, KycLevel, KycStatus, RiskLevel);
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn text_is_trimmed() {
-        assert_eq!(text("city", "  Paris ", 100).unwrap(), "Paris");
+        assert_eq!(text("  Paris ", 100).unwrap(), "Paris");
     }
 
     #[test]
     fn nul_is_refused_and_other_control_characters_kept() {
         assert_eq!(
-            text("note", "Ada\u{0}", 100).unwrap_err().code,
+            text("Ada\u{0}", 100).unwrap_err().code,
             FieldCode::InvalidCharacter
         );
         let kept = "line 1\r\n\tline 2 \u{1b}[1m \u{85}";
-        assert_eq!(text("note", kept, 100).unwrap(), kept.trim());
+        assert_eq!(text(kept, 100).unwrap(), kept.trim());
     }
 
     #[test]
     fn blank_text_is_required_error() {
-        assert_eq!(
-            text("city", "   ", 100).unwrap_err().code,
-            FieldCode::Required
-        );
+        assert_eq!(text("   ", 100).unwrap_err().code, FieldCode::Required);
     }
 
     #[test]
     fn text_over_its_limit_is_too_long_counting_characters_not_bytes() {
-        assert!(text("postcode", &"é".repeat(20), 20).is_ok());
+        assert!(text(&"é".repeat(20), 20).is_ok());
         assert_eq!(
-            text("postcode", &"é".repeat(21), 20).unwrap_err().code,
+            text(&"é".repeat(21), 20).unwrap_err().code,
             FieldCode::TooLong
         );
     }
@@ -205,9 +279,7 @@ mod tests {
     #[test]
     fn email_accepts_valid_and_keeps_case() {
         assert_eq!(
-            Email::parse("email", " Ada@Example.com ")
-                .unwrap()
-                .into_inner(),
+            Email::parse(" Ada@Example.com ").unwrap().into_inner(),
             "Ada@Example.com"
         );
     }
@@ -222,25 +294,22 @@ mod tests {
             "ada@localhost",
         ] {
             assert_eq!(
-                Email::parse("email", bad).unwrap_err().code,
+                Email::parse(bad).unwrap_err().code,
                 FieldCode::InvalidEmail,
                 "{bad}"
             );
         }
         let long = format!("{}@example.com", "a".repeat(250));
-        assert_eq!(
-            Email::parse("email", &long).unwrap_err().code,
-            FieldCode::TooLong
-        );
+        assert_eq!(Email::parse(&long).unwrap_err().code, FieldCode::TooLong);
     }
 
     #[test]
     fn phone_accepts_e164() {
         assert_eq!(
-            Phone::parse("p", "+33612345678").unwrap().into_inner(),
+            Phone::parse("+33612345678").unwrap().into_inner(),
             "+33612345678"
         );
-        assert!(Phone::parse("p", "+123456789012345").is_ok());
+        assert!(Phone::parse("+123456789012345").is_ok());
     }
 
     #[test]
@@ -254,7 +323,7 @@ mod tests {
             "+3",
         ] {
             assert_eq!(
-                Phone::parse("p", bad).unwrap_err().code,
+                Phone::parse(bad).unwrap_err().code,
                 FieldCode::InvalidPhone,
                 "{bad}"
             );
@@ -263,15 +332,15 @@ mod tests {
 
     #[test]
     fn country_accepts_any_case_and_stores_upper_case() {
-        assert_eq!(CountryCode::parse("c", "fra").unwrap().as_str(), "FRA");
-        assert_eq!(CountryCode::parse("c", "Usa").unwrap().as_str(), "USA");
+        assert_eq!(CountryCode::parse("fra").unwrap().as_str(), "FRA");
+        assert_eq!(CountryCode::parse("Usa").unwrap().as_str(), "USA");
     }
 
     #[test]
     fn country_rejects_unassigned_alpha2_and_names() {
         for bad in ["XYZ", "FR", "France", "FRAN", "F1A"] {
             assert_eq!(
-                CountryCode::parse("c", bad).unwrap_err().code,
+                CountryCode::parse(bad).unwrap_err().code,
                 FieldCode::InvalidCountry,
                 "{bad}"
             );

@@ -1,18 +1,14 @@
 use chrono::TimeDelta;
 
 use super::*;
-use crate::enums::KycStatus;
-use crate::register::tests::{today, valid};
-use crate::register::NewClient;
+use crate::register::tests::valid;
+use crate::values::{CountryCode, Value};
 
 fn stored() -> Client {
     let at = DateTime::parse_from_rfc3339("2026-11-01T10:00:00.123456Z")
         .unwrap()
         .to_utc();
-    let mut client =
-        NewClient::parse(&valid(), today())
-            .unwrap()
-            .into_client(Uuid::now_v7(), 1, at);
+    let mut client = valid().into_client(Uuid::now_v7(), 1, at);
     client.kyc_note = Some("initial note".into());
     client.mobile_phone_number = Some("+33612345678".into());
     client
@@ -22,161 +18,160 @@ fn later() -> DateTime<Utc> {
     stored().updated_at + TimeDelta::hours(1)
 }
 
-fn input(members: &[(&str, Json)]) -> UpdateInput {
-    UpdateInput {
-        members: members
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect(),
-    }
+fn set<T: Value>(raw: &str) -> Patch<T> {
+    Patch::Set(T::parse(raw).unwrap())
 }
 
-fn text(v: &str) -> Json {
-    Json::Text(v.to_owned())
-}
-
-fn errors_of(current: &Client, members: &[(&str, Json)]) -> Vec<(String, FieldCode)> {
-    plan(current, &input(members), later())
+fn errors_of(current: &Client, patch: UpdatePatch) -> Vec<(String, FieldCode)> {
+    plan(current, patch, later())
         .unwrap_err()
         .into_iter()
         .map(|e| (e.field, e.code))
         .collect()
 }
 
-const OPTIONAL_TEXT: [UpdateField; 8] = [
-    UpdateField::BlacklistedComment,
-    UpdateField::KycNote,
-    UpdateField::MobilePhoneNumber,
-    UpdateField::SecondMobilePhoneNumber,
-    UpdateField::SecondEmail,
-    UpdateField::StateProvince,
-    UpdateField::PlannedIncome,
-    UpdateField::PlannedExpenditure,
-];
-
-const REQUIRED_TEXT: [UpdateField; 5] = [
-    UpdateField::Address,
-    UpdateField::City,
-    UpdateField::CountryCode,
-    UpdateField::Email,
-    UpdateField::Postcode,
-];
-
-/// A valid new value for every update field, different from `stored()`'s.
-fn new_value(field: UpdateField) -> Json {
-    use UpdateField as F;
-    match field {
-        F::Blocked | F::IsBlacklisted => Json::Bool(true),
-        F::RiskLevel => text("High"),
-        F::CountryCode => text("DEU"),
-        F::Email | F::SecondEmail => text("grace@example.org"),
-        F::MobilePhoneNumber | F::SecondMobilePhoneNumber => text("+4915112345678"),
-        _ => text("changed value"),
+/// A patch changing every field to a valid value different from `stored()`'s.
+fn every_field_changed() -> UpdatePatch {
+    UpdatePatch {
+        address: set("2 Place Bellecour"),
+        blacklisted_comment: set("PEP match"),
+        blocked: Patch::Set(true),
+        city: set("Lyon"),
+        country_code: set("DEU"),
+        email: set("grace@example.org"),
+        is_blacklisted: Patch::Set(true),
+        kyc_note: set("reviewed"),
+        mobile_phone_number: set("+4915112345678"),
+        planned_expenditure: set("1000 EUR"),
+        planned_income: set("2000 EUR"),
+        postcode: set("69002"),
+        risk_level: Patch::Set(RiskLevel::High),
+        second_email: set("grace@example.com"),
+        second_mobile_phone_number: set("+4915112345679"),
+        state_province: set("Rhône"),
+        echoes: Echoes::default(),
     }
 }
 
-#[test]
-fn empty_body_is_a_noop() {
-    let current = stored();
-    let plan = plan(&current, &UpdateInput::default(), later()).unwrap();
-    assert!(plan.is_noop());
-    assert_eq!(plan.client, current);
+/// The patch that changes only `field`, as [`every_field_changed`] does.
+fn only(field: UpdateField) -> UpdatePatch {
+    let all = every_field_changed();
+    let mut patch = UpdatePatch::default();
+    macro_rules! keep_only {
+        ($($variant:ident => $member:ident),+) => {
+            match field { $(UpdateField::$variant => patch.$member = all.$member),+ }
+        };
+    }
+    keep_only!(
+        Address => address, BlacklistedComment => blacklisted_comment, Blocked => blocked,
+        City => city, CountryCode => country_code, Email => email,
+        IsBlacklisted => is_blacklisted, KycNote => kyc_note,
+        MobilePhoneNumber => mobile_phone_number, PlannedExpenditure => planned_expenditure,
+        PlannedIncome => planned_income, Postcode => postcode, RiskLevel => risk_level,
+        SecondEmail => second_email, SecondMobilePhoneNumber => second_mobile_phone_number,
+        StateProvince => state_province
+    );
+    if field == UpdateField::IsBlacklisted {
+        patch.blacklisted_comment = set("PEP match");
+    }
+    patch
 }
 
 #[test]
-fn null_leaves_every_field_unchanged() {
+fn an_empty_patch_is_a_noop() {
     let current = stored();
-    let members: Vec<(&str, Json)> = UpdateField::ALL
-        .iter()
-        .map(|f| (f.name(), Json::Null))
-        .collect();
-    let plan = plan(&current, &input(&members), later()).unwrap();
+    let plan = plan(&current, UpdatePatch::default(), later()).unwrap();
     assert!(plan.is_noop());
-    assert_eq!(
-        plan.client, current,
-        "null must never erase or bump anything"
-    );
+    assert_eq!(plan.client, current, "same version, same updated_at");
 }
 
 #[test]
 fn each_field_can_be_set_and_only_it_changes() {
-    let current = stored();
     for &field in UpdateField::ALL {
-        let mut members = vec![(field.name(), new_value(field))];
-        if field == UpdateField::IsBlacklisted {
-            members.push(("blacklisted_comment", text("sanctions list match")));
-        }
-        let plan = plan(&current, &input(&members), later())
-            .unwrap_or_else(|e| panic!("{field:?}: {e:?}"));
-        assert!(plan.changed(field), "{field:?} should change");
-        assert_eq!(
-            plan.changes.len(),
-            members.len(),
-            "{field:?}: {:?}",
-            plan.changes
-        );
-        assert_eq!(plan.client.version, current.version + 1);
+        let plan = plan(&stored(), only(field), later()).unwrap();
+        let mut changed: Vec<UpdateField> = plan.changes.iter().map(|c| c.field).collect();
+        changed.retain(|f| *f != UpdateField::BlacklistedComment || field == *f);
+        assert_eq!(changed, [field]);
+        assert_eq!(plan.client.version, 2);
         assert_eq!(plan.client.updated_at, later());
     }
 }
 
 #[test]
-fn empty_string_clears_each_optional_field() {
+fn clear_empties_each_optional_field() {
     let mut current = stored();
-    for field in OPTIONAL_TEXT {
-        // Give the field a value first so that clearing is a real change.
-        let members = [(field.name(), new_value(field))];
-        current = plan(&current, &input(&members), later()).unwrap().client;
-        let cleared = plan(&current, &input(&[(field.name(), text(""))]), later()).unwrap();
-        assert_eq!(
-            value_of(&cleared.client, field),
-            FieldValue::Null,
-            "{field:?}"
-        );
-        assert_eq!(cleared.changes.len(), 1, "{field:?}");
-        assert_eq!(cleared.changes[0].new, FieldValue::Null);
-    }
+    let all = every_field_changed();
+    let filled = plan(&current, all, later()).unwrap().client;
+    current = Client {
+        is_blacklisted: false,
+        ..filled
+    };
+    let patch = UpdatePatch {
+        blacklisted_comment: Patch::Clear,
+        kyc_note: Patch::Clear,
+        mobile_phone_number: Patch::Clear,
+        planned_expenditure: Patch::Clear,
+        planned_income: Patch::Clear,
+        second_email: Patch::Clear,
+        second_mobile_phone_number: Patch::Clear,
+        state_province: Patch::Clear,
+        ..UpdatePatch::default()
+    };
+    let plan = plan(&current, patch, later()).unwrap();
+    assert_eq!(plan.changes.len(), 8);
+    assert!(plan.changes.iter().all(|c| c.new == FieldValue::Null));
 }
 
 #[test]
-fn blank_string_clears_too_because_strings_are_trimmed() {
-    let cleared = plan(&stored(), &input(&[("kyc_note", text("   "))]), later()).unwrap();
-    assert_eq!(cleared.client.kyc_note, None);
-}
-
-#[test]
-fn empty_string_for_each_required_field_is_an_error() {
-    let current = stored();
-    for field in REQUIRED_TEXT {
-        assert_eq!(
-            errors_of(&current, &[(field.name(), text(""))]),
-            [(field.name().into(), FieldCode::Required)]
-        );
-    }
-}
-
-#[test]
-fn sending_the_stored_value_is_a_noop() {
-    let current = stored();
-    let plan = plan(
-        &current,
-        &input(&[
-            ("city", text("Paris")),
-            ("kyc_note", text(" initial note ")),
-        ]),
-        later(),
+fn clearing_a_required_field_is_an_error_for_each() {
+    let patch = UpdatePatch {
+        address: Patch::Clear,
+        blocked: Patch::Clear,
+        city: Patch::Clear,
+        country_code: Patch::Clear,
+        email: Patch::Clear,
+        is_blacklisted: Patch::Clear,
+        postcode: Patch::Clear,
+        risk_level: Patch::Clear,
+        ..UpdatePatch::default()
+    };
+    let found = errors_of(&stored(), patch);
+    let fields: Vec<&str> = found.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "address",
+            "blocked",
+            "city",
+            "country_code",
+            "email",
+            "is_blacklisted",
+            "postcode",
+            "risk_level"
+        ]
     );
-    assert!(plan.unwrap().is_noop());
+    assert!(found.iter().all(|(_, c)| *c == FieldCode::Required));
 }
 
 #[test]
-fn a_change_records_old_and_new_values() {
-    let plan = plan(
-        &stored(),
-        &input(&[("city", text(" Lyon ")), ("blocked", Json::Bool(true))]),
-        later(),
-    )
-    .unwrap();
+fn setting_the_stored_value_is_a_noop() {
+    let patch = UpdatePatch {
+        city: set("Paris"),
+        kyc_note: set(" initial note "),
+        blocked: Patch::Set(false),
+        ..UpdatePatch::default()
+    };
+    assert!(plan(&stored(), patch, later()).unwrap().is_noop());
+}
+
+#[test]
+fn a_change_records_old_and_new_values_in_field_order() {
+    let patch = UpdatePatch {
+        city: set(" Lyon "),
+        blocked: Patch::Set(true),
+        ..UpdatePatch::default()
+    };
+    let plan = plan(&stored(), patch, later()).unwrap();
     assert_eq!(
         plan.changes,
         [
@@ -195,156 +190,93 @@ fn a_change_records_old_and_new_values() {
 }
 
 #[test]
-fn country_code_is_stored_upper_case() {
-    let plan = plan(&stored(), &input(&[("country_code", text("deu"))]), later()).unwrap();
-    assert_eq!(plan.client.country_code, "DEU");
-}
-
-#[test]
-fn invalid_values_are_all_reported_at_once() {
-    let found = errors_of(
-        &stored(),
-        &[
-            ("email", text("nope")),
-            ("second_email", text("also@nope")),
-            ("mobile_phone_number", text("0612345678")),
-            ("country_code", text("FR")),
-            ("postcode", text(&"1".repeat(21))),
-            ("risk_level", text("low")),
-            ("address", text(&"a".repeat(256))),
-        ],
-    );
+fn a_country_is_stored_upper_case() {
+    let patch = UpdatePatch {
+        country_code: set("deu"),
+        ..UpdatePatch::default()
+    };
     assert_eq!(
-        found,
-        [
-            ("email".into(), FieldCode::InvalidEmail),
-            ("second_email".into(), FieldCode::InvalidEmail),
-            ("mobile_phone_number".into(), FieldCode::InvalidPhone),
-            ("country_code".into(), FieldCode::InvalidCountry),
-            ("postcode".into(), FieldCode::TooLong),
-            ("risk_level".into(), FieldCode::InvalidEnum),
-            ("address".into(), FieldCode::TooLong),
-        ]
+        plan(&stored(), patch, later()).unwrap().client.country_code,
+        "DEU"
     );
+}
+
+/// Every read-only field, sent back as stored.
+fn echoed(client: &Client) -> Echoes {
+    let v = |s: &str| Some(Echo::Value(s.to_owned()));
+    let country = |s: &str| Some(Echo::Value(CountryCode::parse(s).unwrap()));
+    Echoes {
+        id: Some(Echo::Value(client.id)),
+        organization_id: Some(Echo::Value(client.organization_id.into())),
+        created_at: Some(Echo::Value(client.created_at)),
+        updated_at: Some(Echo::Value(client.updated_at)),
+        first_name: v(&client.first_name),
+        middle_name: v(""),
+        last_name: v(&client.last_name),
+        date_of_birth: Some(Echo::Value(client.date_of_birth)),
+        gender: Some(Echo::Value(client.gender)),
+        nationality: country(&client.nationality.to_lowercase()),
+        birth_country: country(&client.birth_country),
+        country_of_tax_residence: country(&client.country_of_tax_residence),
+        kyc_level: Some(Echo::Value(client.kyc_level)),
+        kyc_status: Some(Echo::Value(client.kyc_status)),
+        external_client_code: v(""),
+    }
 }
 
 #[test]
-fn wrong_json_types_are_field_errors() {
-    let found = errors_of(
-        &stored(),
-        &[
-            ("blocked", text("yes")),
-            ("city", Json::Integer(7)),
-            ("risk_level", Json::Bool(true)),
-            ("kyc_note", Json::Other("array")),
-        ],
-    );
-    assert!(
-        found
-            .iter()
-            .all(|(_, code)| *code == FieldCode::InvalidType),
-        "{found:?}"
-    );
-    assert_eq!(found.len(), 4);
-}
-
-#[test]
-fn unknown_field_is_rejected_not_ignored() {
-    assert_eq!(
-        errors_of(&stored(), &[("citty", text("Lyon"))]),
-        [("citty".into(), FieldCode::UnknownField)]
-    );
-}
-
-fn round_trip_members(client: &Client) -> Vec<(String, Json)> {
-    let t = |s: &str| Json::Text(s.to_owned());
-    let o = |s: &Option<String>| s.as_deref().map_or(Json::Null, t);
-    vec![
-        ("id".into(), t(&client.id.to_string())),
-        (
-            "organization_id".into(),
-            Json::Integer(client.organization_id.into()),
-        ),
-        ("created_at".into(), t(&client.created_at.to_rfc3339())),
-        (
-            "updated_at".into(),
-            t(&client
-                .updated_at
-                .format("%Y-%m-%dT%H:%M:%S%.fZ")
-                .to_string()),
-        ),
-        ("first_name".into(), t(&client.first_name)),
-        ("middle_name".into(), o(&client.middle_name)),
-        ("last_name".into(), t(&client.last_name)),
-        ("date_of_birth".into(), t(&client.date_of_birth.to_string())),
-        ("gender".into(), t(client.gender.as_str())),
-        ("nationality".into(), t(&client.nationality.to_lowercase())),
-        ("birth_country".into(), t(&client.birth_country)),
-        (
-            "country_of_tax_residence".into(),
-            t(&client.country_of_tax_residence),
-        ),
-        ("kyc_level".into(), t(client.kyc_level.as_str())),
-        ("kyc_status".into(), t(client.kyc_status.as_str())),
-        (
-            "external_client_code".into(),
-            o(&client.external_client_code),
-        ),
-        ("city".into(), t("Lyon")),
-    ]
-}
-
-#[test]
-fn round_trip_with_unchanged_response_fields_is_accepted() {
+fn read_only_fields_sent_back_as_stored_are_accepted() {
     let current = stored();
-    let plan = plan(
-        &current,
-        &UpdateInput {
-            members: round_trip_members(&current),
-        },
-        later(),
-    )
-    .unwrap();
+    let patch = UpdatePatch {
+        city: set("Lyon"),
+        echoes: echoed(&current),
+        ..UpdatePatch::default()
+    };
+    let plan = plan(&current, patch, later()).unwrap();
     assert_eq!(plan.changes.len(), 1);
     assert_eq!(plan.client.city, "Lyon");
 }
 
 #[test]
-fn changed_immutable_fields_are_each_named() {
+fn each_read_only_field_sent_with_another_value_is_named() {
     let current = stored();
+    let other = |s: &str| Some(Echo::Value(s.to_owned()));
+    let echoes = Echoes {
+        id: Some(Echo::Value(Uuid::now_v7())),
+        organization_id: Some(Echo::Value(2)),
+        created_at: Some(Echo::Unreadable),
+        updated_at: Some(Echo::Value(later())),
+        first_name: other("Grace"),
+        middle_name: other("Augusta"),
+        last_name: other("Hopper"),
+        date_of_birth: Some(Echo::Value(NaiveDate::from_ymd_opt(1991, 1, 1).unwrap())),
+        gender: Some(Echo::Value(Gender::Male)),
+        nationality: Some(Echo::Value(CountryCode::parse("USA").unwrap())),
+        birth_country: Some(Echo::Unreadable),
+        country_of_tax_residence: Some(Echo::Value(CountryCode::parse("DEU").unwrap())),
+        kyc_level: Some(Echo::Value(KycLevel::DocOnly)),
+        kyc_status: Some(Echo::Value(KycStatus::Validated)),
+        external_client_code: other("X-1"),
+    };
     let found = errors_of(
         &current,
-        &[
-            ("first_name", text("Grace")),
-            ("date_of_birth", text("1991-01-01")),
-            ("kyc_status", text(KycStatus::Validated.as_str())),
-            ("id", text(&Uuid::now_v7().to_string())),
-            ("created_at", text("2020-01-01T00:00:00Z")),
-            ("organization_id", Json::Integer(2)),
-            ("external_client_code", text("X-1")),
-            ("city", text("Lyon")),
-        ],
+        UpdatePatch {
+            echoes,
+            ..UpdatePatch::default()
+        },
     );
-    let fields: Vec<&str> = found.iter().map(|(f, _)| f.as_str()).collect();
-    assert_eq!(
-        fields,
-        [
-            "first_name",
-            "date_of_birth",
-            "kyc_status",
-            "id",
-            "created_at",
-            "organization_id",
-            "external_client_code"
-        ]
-    );
+    assert_eq!(found.len(), 15, "{found:?}");
     assert!(found.iter().all(|(_, c)| *c == FieldCode::ImmutableField));
 }
 
 #[test]
-fn blacklisting_without_a_comment_is_rejected() {
+fn blacklisting_without_a_comment_is_refused() {
+    let patch = UpdatePatch {
+        is_blacklisted: Patch::Set(true),
+        ..UpdatePatch::default()
+    };
     assert_eq!(
-        errors_of(&stored(), &[("is_blacklisted", Json::Bool(true))]),
+        errors_of(&stored(), patch),
         [(
             "blacklisted_comment".into(),
             FieldCode::BlacklistCommentRequired
@@ -353,34 +285,42 @@ fn blacklisting_without_a_comment_is_rejected() {
 }
 
 #[test]
-fn blacklisting_with_a_comment_in_the_body_or_already_stored_is_accepted() {
-    let members = [
-        ("is_blacklisted", Json::Bool(true)),
-        ("blacklisted_comment", text("PEP match")),
-    ];
-    assert!(plan(&stored(), &input(&members), later()).is_ok());
+fn blacklisting_with_a_comment_in_the_patch_or_already_stored_is_accepted() {
+    let patch = UpdatePatch {
+        is_blacklisted: Patch::Set(true),
+        blacklisted_comment: set("PEP match"),
+        ..UpdatePatch::default()
+    };
+    assert!(plan(&stored(), patch, later()).is_ok());
 
     let mut current = stored();
     current.blacklisted_comment = Some("earlier finding".into());
-    assert!(plan(
-        &current,
-        &input(&[("is_blacklisted", Json::Bool(true))]),
-        later()
-    )
-    .is_ok());
+    let patch = UpdatePatch {
+        is_blacklisted: Patch::Set(true),
+        ..UpdatePatch::default()
+    };
+    assert!(plan(&current, patch, later()).is_ok());
 }
 
 #[test]
-fn clearing_the_comment_of_a_blacklisted_client_is_rejected() {
+fn clearing_the_comment_of_a_blacklisted_client_is_refused_after_the_field_errors() {
     let mut current = stored();
     current.is_blacklisted = true;
     current.blacklisted_comment = Some("PEP match".into());
+    let patch = UpdatePatch {
+        blacklisted_comment: Patch::Clear,
+        city: Patch::Clear,
+        ..UpdatePatch::default()
+    };
     assert_eq!(
-        errors_of(&current, &[("blacklisted_comment", text(""))]),
-        [(
-            "blacklisted_comment".into(),
-            FieldCode::BlacklistCommentRequired
-        )]
+        errors_of(&current, patch),
+        [
+            ("city".into(), FieldCode::Required),
+            (
+                "blacklisted_comment".into(),
+                FieldCode::BlacklistCommentRequired
+            )
+        ]
     );
 }
 
@@ -388,7 +328,11 @@ fn clearing_the_comment_of_a_blacklisted_client_is_rejected() {
 fn updated_at_never_goes_backwards() {
     let current = stored();
     let earlier = current.updated_at - TimeDelta::seconds(5);
-    let plan = plan(&current, &input(&[("city", text("Lyon"))]), earlier).unwrap();
+    let patch = UpdatePatch {
+        city: set("Lyon"),
+        ..UpdatePatch::default()
+    };
+    let plan = plan(&current, patch, earlier).unwrap();
     assert_eq!(plan.client.updated_at, current.updated_at);
     assert_eq!(plan.client.version, current.version + 1);
 }

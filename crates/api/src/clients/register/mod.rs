@@ -5,128 +5,24 @@ use actix_web::http::StatusCode;
 use actix_web::web;
 use actix_web::{post, HttpRequest, HttpResponse};
 use chrono::Utc;
-use domain::{KycLevel, NewClient, RiskLevel};
-use serde::Deserialize;
+use domain::{FieldCode, FieldError};
 use store::{Claim, IdempotencyKey, Store, StoredResponse};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{location, ClientWithPerson};
 use crate::auth::Caller;
-use crate::body::{canonical_hash, json_members, Body, Members};
+use crate::body::{canonical_hash, read_object, Body};
 use crate::etag;
+use crate::members::{AnyField, Refusals};
 use crate::problem::{ApiError, ErrorCode, Problem};
-use domain::update::Json;
-use domain::{FieldCode, FieldError};
+
+mod body;
+
+use body::stranger;
+pub use body::RegisterPersonIn;
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
-
-/// Request to register a person client. Server-owned fields (`id`, `organization_id` for
-/// organization keys, `kyc_status`, `is_blacklisted`, `blacklisted_comment`, `blocked`, `created_at`, `updated_at`)
-/// are refused with `read_only_field`; any other unknown member with `unknown_field`. Strings are
-/// trimmed; an empty optional field means no value.
-#[derive(Debug, Deserialize, ToSchema)]
-// The server refuses unknown members (`unknown_field`); this says so in the schema.
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({
-    "first_name": "Ada", "last_name": "Lovelace", "date_of_birth": "1990-04-21", "gender": "female",
-    "nationality": "GBR", "birth_country": "GBR", "country_of_tax_residence": "FRA",
-    "email": "ada@example.com", "mobile_phone_number": "+33612345678", "address": "1 Rue de Rivoli",
-    "city": "Paris", "postcode": "75001", "country_code": "FRA", "kyc_level": "FULL_KYC",
-    "external_client_code": "CRM-000042", "planned_income": "50000-75000 EUR"
-}))]
-pub struct RegisterPersonIn {
-    /// Admin keys only, and required for them: the organization to register the client in.
-    /// Organization keys register in their own organization and must leave it out.
-    #[schema(format = Int32, minimum = 1)]
-    pub organization_id: Option<i32>,
-    /// First name, at most 100 characters, not blank.
-    #[schema(
-        max_length = 100,
-        min_length = 1,
-        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
-    pub first_name: String,
-    /// Middle name, at most 100 characters.
-    #[schema(max_length = 100)]
-    pub middle_name: Option<String>,
-    /// Last name, at most 100 characters, not blank.
-    #[schema(
-        max_length = 100,
-        min_length = 1,
-        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
-    pub last_name: String,
-    /// Date of birth; the person must be at least 18 on the day of registration.
-    pub date_of_birth: chrono::NaiveDate,
-    pub gender: domain::Gender,
-    /// Nationality, ISO 3166-1 alpha-3 (any case; stored upper case).
-    #[schema(example = "FRA", min_length = 3, max_length = 3)]
-    pub nationality: String,
-    /// Country of birth, ISO 3166-1 alpha-3.
-    #[schema(example = "FRA", min_length = 3, max_length = 3)]
-    pub birth_country: String,
-    /// Country of tax residence, ISO 3166-1 alpha-3.
-    #[schema(example = "FRA", min_length = 3, max_length = 3)]
-    pub country_of_tax_residence: String,
-    /// Primary email, at most 254 characters; unique among the organization's clients
-    /// (case-insensitively), otherwise `409 email_taken`.
-    #[schema(format = Email, max_length = 254, min_length = 1, pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
-    pub email: String,
-    /// Secondary email, at most 254 characters.
-    #[schema(format = Email, max_length = 254)]
-    pub second_email: Option<String>,
-    /// Mobile phone number, E.164 (`+33612345678`).
-    #[schema(example = "+33612345678", pattern = r"^(\+[1-9][0-9]{1,14})?$")]
-    pub mobile_phone_number: Option<String>,
-    /// Secondary mobile phone number, E.164.
-    #[schema(pattern = r"^(\+[1-9][0-9]{1,14})?$")]
-    pub second_mobile_phone_number: Option<String>,
-    /// Street address, at most 255 characters, not blank.
-    #[schema(
-        max_length = 255,
-        min_length = 1,
-        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
-    pub address: String,
-    /// City, at most 100 characters, not blank.
-    #[schema(
-        max_length = 100,
-        min_length = 1,
-        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
-    pub city: String,
-    /// Postal code, at most 20 characters, not blank.
-    #[schema(
-        max_length = 20,
-        min_length = 1,
-        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
-    pub postcode: String,
-    /// State, province or region, at most 100 characters.
-    #[schema(max_length = 100)]
-    pub state_province: Option<String>,
-    /// Country of the address, ISO 3166-1 alpha-3.
-    #[schema(example = "FRA", min_length = 3, max_length = 3)]
-    pub country_code: String,
-    /// Planned yearly income, free text, at most 100 characters.
-    #[schema(max_length = 100)]
-    pub planned_income: Option<String>,
-    /// Planned yearly expenditure, free text, at most 100 characters.
-    #[schema(max_length = 100)]
-    pub planned_expenditure: Option<String>,
-    pub kyc_level: KycLevel,
-    /// Free-text KYC note, at most 2000 characters.
-    #[schema(max_length = 2000)]
-    pub kyc_note: Option<String>,
-    /// The organization's own reference for the client, at most 100 characters; unique within the
-    /// organization, otherwise `409 external_client_code_taken`. Cannot change later.
-    #[schema(max_length = 100)]
-    pub external_client_code: Option<String>,
-    /// Initial risk level; `Low` when absent.
-    pub risk_level: Option<RiskLevel>,
-}
 
 /// Register a person client
 ///
@@ -175,20 +71,22 @@ pub async fn register_person(
     Body(body): Body,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut members = json_members(&req, &body)?;
+    let (input, strangers) = read_object::<RegisterPersonIn>(&req, &body, stranger)?;
     let now = Utc::now();
-    let organization = target_organization(&caller, &mut members);
-    let new = NewClient::parse_members(&members, now.date_naive());
-    let (new, organization_id) = match (new, organization) {
-        (Ok(new), Ok(id)) => (new, id),
-        (Ok(_), Err(error)) => return Err(ApiError::validation(vec![error])),
-        (Err(mut errors), organization) => {
+    let mut refusals = Refusals::default();
+    refusals.extend(strangers);
+    let organization = target_organization(&caller, &input.organization_id, &mut refusals);
+    let registration = input.into_registration(now.date_naive(), &mut refusals);
+    let (registration, organization_id) = match (registration, organization) {
+        (Some(registration), Ok(id)) => (registration, id),
+        (_, organization) => {
+            let mut errors = refusals.into_vec();
             errors.extend(organization.err());
             return Err(ApiError::validation(errors));
         }
     };
     let idempotency = idempotency_key(&req, organization_id, &body)?;
-    let client = new.into_client(Uuid::now_v7(), organization_id, now);
+    let client = registration.into_client(Uuid::now_v7(), organization_id, now);
     let audit = caller.audit(&req);
     let response = StoredResponse {
         status: 201,
@@ -241,31 +139,38 @@ async fn register_once(
 }
 
 /// The organization to register in: the key's own, or for an admin key the body's
-/// `organization_id` (taken out of the members, so the domain never sees it). For an organization
-/// key the member stays, and the domain refuses it as a server-owned field.
-fn target_organization(caller: &Caller, members: &mut Members) -> Result<i32, FieldError> {
+/// `organization_id`, whose error comes after every other. For an organization key the member is
+/// a server-owned field, refused in `refusals`.
+fn target_organization(
+    caller: &Caller,
+    given: &AnyField,
+    refusals: &mut Refusals,
+) -> Result<i32, FieldError> {
+    const NAME: &str = "organization_id";
     if let Some(own) = caller.organization_id {
+        if given.0.is_some() {
+            refusals.push(stranger(NAME));
+        }
         return Ok(own);
     }
-    let given = members
-        .iter()
-        .position(|(name, _)| name == "organization_id")
-        .map(|i| members.remove(i).1);
     let invalid = || {
         FieldError::new(
-            "organization_id",
+            NAME,
             FieldCode::InvalidType,
             "must be a positive 32-bit integer",
         )
     };
-    match given {
-        Some(Json::Integer(id)) if id >= 1 => i32::try_from(id).map_err(|_| invalid()),
-        None | Some(Json::Null) => Err(FieldError::new(
-            "organization_id",
+    match &given.0 {
+        None => Err(FieldError::new(
+            NAME,
             FieldCode::Required,
             "is required when registering with an admin key",
         )),
-        Some(_) => Err(invalid()),
+        Some(value) => value
+            .as_i64()
+            .filter(|id| *id >= 1)
+            .and_then(|id| i32::try_from(id).ok())
+            .ok_or_else(invalid),
     }
 }
 

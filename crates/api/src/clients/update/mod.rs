@@ -4,93 +4,33 @@
 use actix_web::web::{self, Path};
 use actix_web::{put, HttpRequest, HttpResponse};
 use chrono::Utc;
-use domain::{RiskLevel, UpdateInput};
-use serde::Deserialize;
+use domain::{FieldCode, FieldError};
 use store::{Store, UpdateError};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{respond, ClientWithPerson};
 use crate::auth::Caller;
-use crate::body::{json_members, Body};
+use crate::body::{read_object, Body};
 use crate::etag::{self, IfMatch};
+use crate::members::Refusals;
 use crate::problem::{ApiError, ErrorCode, Problem};
 
-/// Request to update an existing person client
-///
-/// Every field is optional. Absent or `null` keeps the stored value. An empty string clears an
-/// optional field (`blacklisted_comment`, `kyc_note`, `mobile_phone_number`,
-/// `second_mobile_phone_number`, `second_email`, `state_province`, `planned_income`,
-/// `planned_expenditure`) to `null`, and is refused for a required one (`address`, `city`,
-/// `country_code`, `email`, `postcode`). Strings are trimmed.
-///
-/// Fields of `ClientWithPerson` that an update cannot change (`id`, `first_name`, `kyc_status`,
-/// `created_at`, ...) may be sent back as read (GET, edit, PUT) and are then ignored; a different
-/// value is refused with `immutable_field`. Any other member is refused with `unknown_field`.
-#[derive(Debug, Deserialize, ToSchema)]
-// The server refuses unknown members (`unknown_field`); this says so in the schema.
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"city": "Lyon", "postcode": "69001", "address": "2 Place Bellecour", "kyc_note": ""}))]
-pub struct UpdatePersonIn {
-    /// Street address, at most 255 characters. Cannot be cleared.
-    #[schema(
-        max_length = 255,
-        min_length = 1,
-        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
-    pub address: Option<String>,
-    /// Why the client is blacklisted, at most 2000 characters. Required while `is_blacklisted`
-    /// is true.
-    #[schema(max_length = 2000)]
-    pub blacklisted_comment: Option<String>,
-    /// Block or unblock the client.
-    pub blocked: Option<bool>,
-    /// City, at most 100 characters. Cannot be cleared.
-    #[schema(
-        max_length = 100,
-        min_length = 1,
-        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
-    pub city: Option<String>,
-    /// Country of the address, ISO 3166-1 alpha-3, any case. Cannot be cleared.
-    #[schema(example = "FRA", min_length = 3, max_length = 3)]
-    pub country_code: Option<String>,
-    /// Primary email, at most 254 characters. Cannot be cleared. Using another client's email
-    /// (case-insensitively) is `409 email_taken`.
-    #[schema(format = Email, max_length = 254, min_length = 1, pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
-    pub email: Option<String>,
-    /// Blacklist or clear the client; `true` needs a `blacklisted_comment`, in this body or
-    /// already stored.
-    pub is_blacklisted: Option<bool>,
-    /// Free-text KYC note, at most 2000 characters.
-    #[schema(max_length = 2000)]
-    pub kyc_note: Option<String>,
-    /// Mobile phone number, E.164 (`+33612345678`); empty clears it.
-    #[schema(example = "+33612345678", pattern = r"^(\+[1-9][0-9]{1,14})?$")]
-    pub mobile_phone_number: Option<String>,
-    /// Planned yearly expenditure, free text, at most 100 characters.
-    #[schema(max_length = 100)]
-    pub planned_expenditure: Option<String>,
-    /// Planned yearly income, free text, at most 100 characters.
-    #[schema(max_length = 100)]
-    pub planned_income: Option<String>,
-    /// Postal code, at most 20 characters. Cannot be cleared.
-    #[schema(
-        max_length = 20,
-        min_length = 1,
-        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
-    pub postcode: Option<String>,
-    pub risk_level: Option<RiskLevel>,
-    /// Secondary email, at most 254 characters.
-    #[schema(format = Email, max_length = 254)]
-    pub second_email: Option<String>,
-    /// Secondary mobile phone number, E.164; empty clears it.
-    #[schema(pattern = r"^(\+[1-9][0-9]{1,14})?$")]
-    pub second_mobile_phone_number: Option<String>,
-    /// State, province or region, at most 100 characters.
-    #[schema(max_length = 100)]
-    pub state_province: Option<String>,
+mod body;
+
+use body::stranger;
+pub use body::UpdatePersonIn;
+
+/// An update's errors as the contract orders them: every member's, the body's and the domain's
+/// alike, in member order; then `blacklisted_comment_required`, which is about two members.
+fn in_member_order(refused: Vec<FieldError>, domain: Vec<FieldError>) -> Vec<FieldError> {
+    let (rules, fields): (Vec<FieldError>, Vec<FieldError>) = domain
+        .into_iter()
+        .partition(|e| e.code == FieldCode::BlacklistCommentRequired);
+    let mut errors = refused;
+    errors.extend(fields);
+    errors.sort_by(|a, b| a.field.cmp(&b.field));
+    errors.extend(rules);
+    errors
 }
 
 /// Update Customer Information
@@ -137,9 +77,12 @@ pub async fn update_person(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let input = UpdateInput {
-        members: json_members(&req, &body)?,
-    };
+    let (input, strangers) = read_object::<UpdatePersonIn>(&req, &body, stranger)?;
+    let mut refusals = Refusals::default();
+    refusals.extend(strangers);
+    let patch = input.into_patch(&mut refusals);
+    // Reported once the client is known to exist and `If-Match` holds, with the domain's own.
+    let refused = refusals.into_sorted();
     let if_match = IfMatch::from_headers(req.headers());
     let audit = caller.audit(&req);
     let outcome = store
@@ -156,7 +99,13 @@ pub async fn update_person(
                     )
                 });
             }
-            domain::plan(current, &input, Utc::now()).map_err(ApiError::validation)
+            match domain::plan(current, patch.clone(), Utc::now()) {
+                Ok(plan) if refused.is_empty() => Ok(plan),
+                outcome => Err(ApiError::validation(in_member_order(
+                    refused.clone(),
+                    outcome.err().unwrap_or_default(),
+                ))),
+            }
         })
         .await;
     match outcome {
