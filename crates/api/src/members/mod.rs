@@ -12,8 +12,15 @@ use domain::update::{Echo, Patch};
 use domain::values::{
     Address, City, CountryCode, Email, Note, Phone, PlannedAmount, Postcode, StateProvince,
 };
-use domain::{FieldCode, FieldError, Gender, Invalid, KycLevel, KycStatus, RiskLevel, Value};
+use domain::{FieldCode, Gender, Invalid, KycLevel, KycStatus, RiskLevel, Value};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+mod names;
+mod refusals;
+
+pub use names::fields_of;
+pub(crate) use refusals::take;
+pub use refusals::Refusals;
 use serde_json::Value as Json;
 use uuid::Uuid;
 
@@ -216,136 +223,10 @@ impl<'de> Deserialize<'de> for AnyField {
     }
 }
 
-/// Collects the field errors of a body in the order the contract gives them: problems with a
-/// member's presence or JSON type first, in member order, then the value rules in the order the
-/// body declares its fields.
-#[derive(Debug, Default)]
-pub struct Refusals {
-    members: Vec<FieldError>,
-    values: Vec<FieldError>,
-}
-
-impl Refusals {
-    pub fn push(&mut self, error: FieldError) {
-        if matches!(
-            error.code,
-            FieldCode::InvalidType | FieldCode::UnknownField | FieldCode::ReadOnlyField
-        ) {
-            self.members.push(error);
-        } else {
-            self.values.push(error);
-        }
-    }
-
-    pub fn extend(&mut self, errors: impl IntoIterator<Item = FieldError>) {
-        errors.into_iter().for_each(|e| self.push(e));
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty() && self.values.is_empty()
-    }
-
-    /// A required member: no value is `required`.
-    pub fn required<T>(&mut self, name: &str, field: Field<T>) -> Option<T> {
-        match field.0 {
-            Ok(Some(value)) => Some(value),
-            Ok(None) => {
-                self.push(FieldError::new(name, FieldCode::Required, "is required"));
-                None
-            }
-            Err(invalid) => {
-                self.push(invalid.at(name));
-                None
-            }
-        }
-    }
-
-    pub fn optional<T>(&mut self, name: &str, field: Field<T>) -> Option<T> {
-        field.0.unwrap_or_else(|invalid| {
-            self.push(invalid.at(name));
-            None
-        })
-    }
-
-    /// An update member; a refused one keeps the field, so that the other rules still run.
-    pub fn patch<T>(&mut self, name: &str, field: PatchField<T>) -> Patch<T> {
-        field.0.unwrap_or_else(|invalid| {
-            self.push(invalid.at(name));
-            Patch::Keep
-        })
-    }
-
-    /// Every error in member order.
-    pub fn into_sorted(self) -> Vec<FieldError> {
-        let mut errors = self.members;
-        errors.extend(self.values);
-        errors.sort_by(|a, b| a.field.cmp(&b.field));
-        errors
-    }
-
-    /// Every error: member errors by member name, then value errors in declaration order.
-    pub fn into_vec(mut self) -> Vec<FieldError> {
-        self.members.sort_by(|a, b| a.field.cmp(&b.field));
-        self.members.extend(self.values);
-        self.members
-    }
-}
-
-/// Takes the body member named like the struct field: `take!(refusals.required(body.email))`.
-macro_rules! take {
-    ($refusals:ident . $how:ident ( $body:ident . $field:ident )) => {
-        $refusals.$how(stringify!($field), $body.$field)
-    };
-}
-pub(crate) use take;
-
-/// The member names a body struct accepts, as serde reads them.
-pub fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
-    struct Fields;
-    #[derive(Debug)]
-    struct Found(&'static [&'static str]);
-    impl std::fmt::Display for Found {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("fields found")
-        }
-    }
-    impl std::error::Error for Found {}
-    impl de::Error for Found {
-        fn custom<M: std::fmt::Display>(_: M) -> Self {
-            Found(&[])
-        }
-    }
-    impl<'de> Deserializer<'de> for Fields {
-        type Error = Found;
-
-        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
-            Err(Found(&[]))
-        }
-
-        fn deserialize_struct<V: Visitor<'de>>(
-            self,
-            _: &'static str,
-            fields: &'static [&'static str],
-            _: V,
-        ) -> Result<V::Value, Found> {
-            Err(Found(fields))
-        }
-
-        serde::forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
-            ignored_any
-        }
-    }
-    match T::deserialize(Fields) {
-        Ok(_) => &[],
-        Err(Found(fields)) => fields,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use domain::values::Name;
+    use domain::FieldError;
     use serde::Deserialize;
     use serde_json::json;
 
