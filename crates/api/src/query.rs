@@ -1,15 +1,17 @@
-//! Query parameters: strict parsing (an unknown or malformed parameter is a `400` naming it, never
-//! ignored) and offset pagination with a `Link` header to the next page.
-
-use std::str::FromStr;
+//! Query parameters: each operation's parameters are one struct that is both their OpenAPI
+//! description (`IntoParams`) and their parser (`Deserialize`, with fields that read without
+//! failing). Reading is strict: a bad, repeated or unknown parameter is a `400` naming it, never
+//! ignored, and every one is reported at once. Paginated lists get a `Link` to the next page.
 
 use actix_web::HttpRequest;
+use domain::{KycStatus, RiskLevel, Value};
+use serde::de::{DeserializeOwned, Deserializer};
+use serde::Deserialize;
+use serde_json::{Map, Value as Json};
 use utoipa::IntoParams;
 
+use crate::members::fields_of;
 use crate::problem::{ApiError, Location, ParameterCode, Refusal};
-
-const INVALID_VALUE: ParameterCode = ParameterCode::InvalidValue;
-const UNKNOWN_PARAMETER: ParameterCode = ParameterCode::UnknownParameter;
 
 fn refusal(name: &str, code: ParameterCode, message: impl Into<String>) -> Refusal {
     Refusal {
@@ -21,6 +23,75 @@ fn refusal(name: &str, code: ParameterCode, message: impl Into<String>) -> Refus
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
+
+/// What a query parameter's text reads as; the error is what it must be, for the message.
+pub trait ParamValue: Sized {
+    fn parse(raw: &str) -> Result<Self, String>;
+}
+
+impl ParamValue for bool {
+    fn parse(raw: &str) -> Result<Self, String> {
+        raw.parse().map_err(|_| "true or false".to_owned())
+    }
+}
+
+/// An organization id.
+impl ParamValue for i32 {
+    fn parse(raw: &str) -> Result<Self, String> {
+        raw.parse().map_err(|_| "an organization id".to_owned())
+    }
+}
+
+macro_rules! enum_params {
+    ($($ty:ty),+) => {$(
+        impl ParamValue for $ty {
+            fn parse(raw: &str) -> Result<Self, String> {
+                <$ty as Value>::parse(raw).map_err(|_| format!("one of {}", <$ty>::expected()))
+            }
+        }
+    )+};
+}
+
+enum_params!(KycStatus, RiskLevel);
+
+/// How many items a page holds: 1 to [`MAX_LIMIT`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limit(i64);
+
+impl ParamValue for Limit {
+    fn parse(raw: &str) -> Result<Self, String> {
+        raw.parse()
+            .ok()
+            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+            .map(Limit)
+            .ok_or_else(|| format!("an integer from 1 to {MAX_LIMIT}"))
+    }
+}
+
+/// How many items to skip: 0 or more.
+#[derive(Debug, Clone, Copy)]
+pub struct Offset(i64);
+
+impl ParamValue for Offset {
+    fn parse(raw: &str) -> Result<Self, String> {
+        raw.parse()
+            .ok()
+            .filter(|offset| *offset >= 0)
+            .map(Offset)
+            .ok_or_else(|| "an integer, 0 or more".to_owned())
+    }
+}
+
+/// One query parameter, read without failing: absent, a value, or what it must be.
+#[derive(Debug)]
+pub struct Param<T>(Option<Result<T, String>>);
+
+impl<'de, T: ParamValue> Deserialize<'de> for Param<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Option::<String>::deserialize(deserializer)?;
+        Ok(Param(raw.map(|raw| T::parse(&raw))))
+    }
+}
 
 /// The query string of a request, read strictly.
 pub struct Query {
@@ -34,7 +105,7 @@ impl Query {
             serde_urlencoded::from_str(req.query_string()).map_err(|_| {
                 ApiError::invalid_parameters(vec![refusal(
                     "query",
-                    INVALID_VALUE,
+                    ParameterCode::InvalidValue,
                     "the query string is not valid URL encoding",
                 )])
             })?;
@@ -44,50 +115,47 @@ impl Query {
         })
     }
 
-    /// The parameter's value parsed, `None` when absent; a bad value is recorded.
-    pub fn get<T: FromStr>(&mut self, name: &str, expected: &str) -> Option<T> {
-        let index = self.pairs.iter().position(|(n, _)| n == name)?;
-        let (_, raw) = self.pairs.remove(index);
-        if self.pairs.iter().any(|(n, _)| n == name) {
+    /// Takes the parameters `T` has out of the query; one given twice is refused.
+    pub fn read<T: DeserializeOwned>(&mut self) -> T {
+        let names = fields_of::<T>();
+        let mut given = Map::new();
+        for &name in names {
+            let values: Vec<String> = self
+                .pairs
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .collect();
             self.pairs.retain(|(n, _)| n != name);
-            self.errors
-                .push(refusal(name, INVALID_VALUE, "must be given at most once"));
-            return None;
-        }
-        match raw.parse() {
-            Ok(value) => Some(value),
-            Err(_) => {
-                self.errors
-                    .push(refusal(name, INVALID_VALUE, format!("must be {expected}")));
-                None
+            match <[String; 1]>::try_from(values) {
+                Ok([value]) => {
+                    given.insert(name.to_owned(), Json::String(value));
+                }
+                Err(values) if values.is_empty() => {}
+                Err(_) => self.errors.push(refusal(
+                    name,
+                    ParameterCode::InvalidValue,
+                    "must be given at most once",
+                )),
             }
         }
+        // Every field of `T` is a `Param`, which reads any text: this cannot fail.
+        serde_json::from_value(Json::Object(given))
+            .expect("a parameter struct reads any strings it names")
     }
 
-    /// `limit` (1 to 200, default 50) and `offset` (0 or more, default 0).
-    pub fn page(&mut self) -> Page {
-        let expected = format!("an integer from 1 to {MAX_LIMIT}");
-        let limit = self.get::<i64>("limit", &expected);
-        if limit.is_some_and(|l| !(1..=MAX_LIMIT).contains(&l)) {
-            self.errors.push(refusal(
-                "limit",
-                INVALID_VALUE,
-                format!("must be {expected}"),
-            ));
-        }
-        let offset = self.get::<i64>("offset", "an integer, 0 or more");
-        if offset.is_some_and(|o| o < 0) {
-            self.errors.push(refusal(
-                "offset",
-                INVALID_VALUE,
-                "must be an integer, 0 or more",
-            ));
-        }
-        Page {
-            limit: limit
-                .filter(|l| (1..=MAX_LIMIT).contains(l))
-                .unwrap_or(DEFAULT_LIMIT),
-            offset: offset.filter(|o| *o >= 0).unwrap_or(0),
+    /// The parameter's value; `None` when absent or refused (the refusal is recorded).
+    pub fn value<T>(&mut self, name: &str, param: Param<T>) -> Option<T> {
+        match param.0? {
+            Ok(value) => Some(value),
+            Err(expected) => {
+                self.errors.push(refusal(
+                    name,
+                    ParameterCode::InvalidValue,
+                    format!("must be {expected}"),
+                ));
+                None
+            }
         }
     }
 
@@ -96,7 +164,7 @@ impl Query {
         for (name, _) in self.pairs.drain(..) {
             self.errors.push(refusal(
                 &name,
-                UNKNOWN_PARAMETER,
+                ParameterCode::UnknownParameter,
                 "is not a parameter of this operation",
             ));
         }
@@ -108,20 +176,35 @@ impl Query {
     }
 }
 
-/// `limit` and `offset`, documented once for every paginated operation.
-///
-/// Only documents the parameters in the spec: `Query` reads them strictly, so that a bad or
-/// unknown parameter is refused by name.
-#[derive(Debug, IntoParams)]
+/// Takes the parameter named like the struct field: `param!(query, params.limit)`.
+macro_rules! param {
+    ($query:ident, $params:ident . $field:ident) => {
+        $query.value(stringify!($field), $params.$field)
+    };
+}
+pub(crate) use param;
+
+/// `limit` and `offset`, for every paginated operation.
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct PageParams {
     /// How many items to return, 1 to 200.
-    #[param(minimum = 1, maximum = 200, default = 50)]
-    pub limit: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
+    limit: Param<Limit>,
     /// How many items to skip.
-    #[param(minimum = 0, default = 0)]
-    pub offset: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 0, default = 0)]
+    offset: Param<Offset>,
+}
+
+impl PageParams {
+    /// The page asked for, defaults filled in.
+    pub fn read(query: &mut Query) -> Page {
+        let params: Self = query.read();
+        Page {
+            limit: param!(query, params.limit).map_or(DEFAULT_LIMIT, |l| l.0),
+            offset: param!(query, params.offset).map_or(0, |o| o.0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

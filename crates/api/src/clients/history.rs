@@ -101,7 +101,7 @@ pub async fn client_history(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let mut query = Query::parse(&req)?;
-    let page = query.page();
+    let page = PageParams::read(&mut query);
     query.finish()?;
     let (entries, more) = store
         .history(caller.scope(), id, page.limit, page.offset)

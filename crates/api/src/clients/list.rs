@@ -4,48 +4,66 @@ use actix_web::http::header;
 use actix_web::web;
 use actix_web::{get, HttpRequest, HttpResponse};
 use domain::{KycStatus, RiskLevel};
+use serde::Deserialize;
 use store::{ListFilter, Scope, Store};
 use utoipa::IntoParams;
 
 use super::ClientWithPerson;
 use crate::auth::Caller;
 use crate::problem::{ApiError, Problem};
-use crate::query::{PageParams, Query};
+use crate::query::{param, PageParams, Param, Query};
 
 /// Filters of the client list; each one given narrows it.
-///
-/// Only documents the parameters in the spec: `Query` reads them strictly, so that a bad or
-/// unknown parameter is refused by name.
-#[derive(Debug, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct ListFilters {
     /// Only clients with this KYC status.
-    pub kyc_status: Option<KycStatus>,
+    #[param(value_type = Option<KycStatus>)]
+    kyc_status: Param<KycStatus>,
     /// Only clients with this risk level.
-    pub risk_level: Option<RiskLevel>,
+    #[param(value_type = Option<RiskLevel>)]
+    risk_level: Param<RiskLevel>,
     /// Only blacklisted (`true`) or not blacklisted (`false`) clients.
-    pub is_blacklisted: Option<bool>,
+    #[param(value_type = Option<bool>)]
+    is_blacklisted: Param<bool>,
     /// Only blocked (`true`) or not blocked (`false`) clients.
-    pub blocked: Option<bool>,
-    /// Admin keys only: only the clients of this organization (default: all organizations).
-    /// Organization keys always list their own organization and may not send it.
-    #[param(format = Int32)]
-    pub organization_id: Option<i32>,
+    #[param(value_type = Option<bool>)]
+    blocked: Param<bool>,
 }
 
-fn read_filter(query: &mut Query) -> ListFilter {
-    let kyc_status =
-        query.get::<KycStatus>("kyc_status", &format!("one of {}", KycStatus::expected()));
-    let risk_level =
-        query.get::<RiskLevel>("risk_level", &format!("one of {}", RiskLevel::expected()));
-    let is_blacklisted = query.get::<bool>("is_blacklisted", "true or false");
-    let blocked = query.get::<bool>("blocked", "true or false");
-    ListFilter {
-        kyc_status,
-        risk_level,
-        is_blacklisted,
-        blocked,
+/// The organization to list, a filter of admin keys only.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrganizationFilter {
+    /// Admin keys only: only the clients of this organization (default: all organizations).
+    /// Organization keys always list their own organization and may not send it.
+    #[param(value_type = Option<i32>, format = Int32)]
+    organization_id: Param<i32>,
+}
+
+impl ListFilters {
+    fn read(query: &mut Query) -> ListFilter {
+        let filters: Self = query.read();
+        ListFilter {
+            kyc_status: param!(query, filters.kyc_status),
+            risk_level: param!(query, filters.risk_level),
+            is_blacklisted: param!(query, filters.is_blacklisted),
+            blocked: param!(query, filters.blocked),
+        }
+    }
+}
+
+impl OrganizationFilter {
+    /// The organizations a caller lists: an organization key its own, and for any other key the
+    /// parameter does not exist; an admin key every one, or the one it names.
+    fn read(query: &mut Query, caller: &Caller) -> Scope {
+        match caller.scope() {
+            Scope::All => {
+                let filter: Self = query.read();
+                param!(query, filter.organization_id).map_or(Scope::All, Scope::Organization)
+            }
+            own => own,
+        }
     }
 }
 
@@ -86,7 +104,7 @@ fn filter_params(
 #[utoipa::path(
     operation_id = "listClients",
     tag = "Clients",
-    params(PageParams, ListFilters),
+    params(PageParams, ListFilters, OrganizationFilter),
     responses(
         (status = 200, description = "A page of clients", body = Vec<ClientWithPerson>,
             headers(("Link" = String, description = "`<...>; rel=\"next\"` when more clients remain"))),
@@ -101,15 +119,9 @@ pub async fn list_clients(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let mut query = Query::parse(&req)?;
-    let page = query.page();
-    let filter = read_filter(&mut query);
-    // Only an admin key chooses the organization; for any other key the parameter does not exist.
-    let scope = match caller.scope() {
-        Scope::All => query
-            .get::<i32>("organization_id", "an organization id")
-            .map_or(Scope::All, Scope::Organization),
-        own => own,
-    };
+    let page = PageParams::read(&mut query);
+    let filter = ListFilters::read(&mut query);
+    let scope = OrganizationFilter::read(&mut query, &caller);
     query.finish()?;
     let (clients, more) = store.list(scope, filter, page.limit, page.offset).await?;
     let mut response = HttpResponse::Ok();
