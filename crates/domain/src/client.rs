@@ -5,9 +5,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::enums::{Gender, KycLevel, KycStatus, RiskLevel};
+use crate::values::{
+    Address, City, CountryCode, Email, ExternalCode, Name, Note, Phone, PlannedAmount, Postcode,
+    StateProvince,
+};
 
-/// A stored person client. Values in here have been validated on the way in; loading a record
-/// does not validate it again.
+/// A person client, as stored: every value of a type that can only hold a valid one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     pub id: Uuid,
@@ -22,33 +25,33 @@ pub struct Client {
     pub kyc_status: KycStatus,
     pub risk_level: RiskLevel,
     pub is_blacklisted: bool,
-    pub blacklisted_comment: Option<String>,
+    pub blacklisted_comment: Option<Note>,
     pub blocked: bool,
-    pub kyc_note: Option<String>,
-    pub external_client_code: Option<String>,
+    pub kyc_note: Option<Note>,
+    pub external_client_code: Option<ExternalCode>,
 
-    pub first_name: String,
-    pub middle_name: Option<String>,
-    pub last_name: String,
+    pub first_name: Name,
+    pub middle_name: Option<Name>,
+    pub last_name: Name,
     pub date_of_birth: NaiveDate,
     pub gender: Gender,
-    pub nationality: String,
-    pub birth_country: String,
-    pub country_of_tax_residence: String,
+    pub nationality: CountryCode,
+    pub birth_country: CountryCode,
+    pub country_of_tax_residence: CountryCode,
 
-    pub email: String,
-    pub second_email: Option<String>,
-    pub mobile_phone_number: Option<String>,
-    pub second_mobile_phone_number: Option<String>,
+    pub email: Email,
+    pub second_email: Option<Email>,
+    pub mobile_phone_number: Option<Phone>,
+    pub second_mobile_phone_number: Option<Phone>,
 
-    pub address: String,
-    pub city: String,
-    pub postcode: String,
-    pub state_province: Option<String>,
-    pub country_code: String,
+    pub address: Address,
+    pub city: City,
+    pub postcode: Postcode,
+    pub state_province: Option<StateProvince>,
+    pub country_code: CountryCode,
 
-    pub planned_income: Option<String>,
-    pub planned_expenditure: Option<String>,
+    pub planned_income: Option<PlannedAmount>,
+    pub planned_expenditure: Option<PlannedAmount>,
 }
 
 /// Timestamps are kept to the microsecond, the precision both databases store, so that a value

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::client::Client;
 use crate::update::{FieldChange, FieldValue};
+use crate::values::{as_str, Text};
 
 /// One field of one history entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,46 +33,59 @@ pub fn update_changes(changes: &[FieldChange]) -> Vec<Change> {
 /// The first entry of a client: every field that has a value, from `null`.
 pub fn registration_changes(client: &Client) -> Vec<Change> {
     let text = |s: &str| FieldValue::Text(s.to_owned());
-    let optional = |s: &Option<String>| s.as_deref().into();
+    macro_rules! optional {
+        ($value:expr) => {
+            FieldValue::from(as_str($value))
+        };
+    }
     let fields: [(&'static str, FieldValue); 29] = [
-        ("first_name", text(&client.first_name)),
-        ("middle_name", optional(&client.middle_name)),
-        ("last_name", text(&client.last_name)),
+        ("first_name", text(client.first_name.as_str())),
+        ("middle_name", optional!(&client.middle_name)),
+        ("last_name", text(client.last_name.as_str())),
         (
             "date_of_birth",
             FieldValue::Text(client.date_of_birth.to_string()),
         ),
         ("gender", text(client.gender.as_str())),
-        ("nationality", text(&client.nationality)),
-        ("birth_country", text(&client.birth_country)),
+        ("nationality", text(client.nationality.as_str())),
+        ("birth_country", text(client.birth_country.as_str())),
         (
             "country_of_tax_residence",
-            text(&client.country_of_tax_residence),
+            text(client.country_of_tax_residence.as_str()),
         ),
-        ("email", text(&client.email)),
-        ("second_email", optional(&client.second_email)),
-        ("mobile_phone_number", optional(&client.mobile_phone_number)),
+        ("email", text(client.email.as_str())),
+        ("second_email", optional!(&client.second_email)),
+        (
+            "mobile_phone_number",
+            optional!(&client.mobile_phone_number),
+        ),
         (
             "second_mobile_phone_number",
-            optional(&client.second_mobile_phone_number),
+            optional!(&client.second_mobile_phone_number),
         ),
-        ("address", text(&client.address)),
-        ("city", text(&client.city)),
-        ("postcode", text(&client.postcode)),
-        ("state_province", optional(&client.state_province)),
-        ("country_code", text(&client.country_code)),
-        ("planned_income", optional(&client.planned_income)),
-        ("planned_expenditure", optional(&client.planned_expenditure)),
+        ("address", text(client.address.as_str())),
+        ("city", text(client.city.as_str())),
+        ("postcode", text(client.postcode.as_str())),
+        ("state_province", optional!(&client.state_province)),
+        ("country_code", text(client.country_code.as_str())),
+        ("planned_income", optional!(&client.planned_income)),
+        (
+            "planned_expenditure",
+            optional!(&client.planned_expenditure),
+        ),
         ("kyc_level", text(client.kyc_level.as_str())),
         ("kyc_status", text(client.kyc_status.as_str())),
-        ("kyc_note", optional(&client.kyc_note)),
+        ("kyc_note", optional!(&client.kyc_note)),
         (
             "external_client_code",
-            optional(&client.external_client_code),
+            optional!(&client.external_client_code),
         ),
         ("risk_level", text(client.risk_level.as_str())),
         ("is_blacklisted", FieldValue::Bool(client.is_blacklisted)),
-        ("blacklisted_comment", optional(&client.blacklisted_comment)),
+        (
+            "blacklisted_comment",
+            optional!(&client.blacklisted_comment),
+        ),
         ("blocked", FieldValue::Bool(client.blocked)),
         (
             "organization_id",

@@ -76,7 +76,6 @@ impl Registration {
     /// false, `risk_level` `Low` unless given.
     pub fn into_client(self, id: Uuid, organization_id: i32, now: DateTime<Utc>) -> Client {
         let now = truncate_to_micros(now);
-        let country = |code: CountryCode| code.as_str().to_owned();
         Client {
             id,
             organization_id,
@@ -89,27 +88,27 @@ impl Registration {
             is_blacklisted: false,
             blacklisted_comment: None,
             blocked: false,
-            kyc_note: self.kyc_note.map(Note::into_inner),
-            external_client_code: self.external_client_code.map(ExternalCode::into_inner),
-            first_name: self.first_name.into_inner(),
-            middle_name: self.middle_name.map(Name::into_inner),
-            last_name: self.last_name.into_inner(),
+            kyc_note: self.kyc_note,
+            external_client_code: self.external_client_code,
+            first_name: self.first_name,
+            middle_name: self.middle_name,
+            last_name: self.last_name,
             date_of_birth: self.date_of_birth.0,
             gender: self.gender,
-            nationality: country(self.nationality),
-            birth_country: country(self.birth_country),
-            country_of_tax_residence: country(self.country_of_tax_residence),
-            email: self.email.into_inner(),
-            second_email: self.second_email.map(Email::into_inner),
-            mobile_phone_number: self.mobile_phone_number.map(Phone::into_inner),
-            second_mobile_phone_number: self.second_mobile_phone_number.map(Phone::into_inner),
-            address: self.address.into_inner(),
-            city: self.city.into_inner(),
-            postcode: self.postcode.into_inner(),
-            state_province: self.state_province.map(StateProvince::into_inner),
-            country_code: country(self.country_code),
-            planned_income: self.planned_income.map(PlannedAmount::into_inner),
-            planned_expenditure: self.planned_expenditure.map(PlannedAmount::into_inner),
+            nationality: self.nationality,
+            birth_country: self.birth_country,
+            country_of_tax_residence: self.country_of_tax_residence,
+            email: self.email,
+            second_email: self.second_email,
+            mobile_phone_number: self.mobile_phone_number,
+            second_mobile_phone_number: self.second_mobile_phone_number,
+            address: self.address,
+            city: self.city,
+            postcode: self.postcode,
+            state_province: self.state_province,
+            country_code: self.country_code,
+            planned_income: self.planned_income,
+            planned_expenditure: self.planned_expenditure,
         }
     }
 }
@@ -184,7 +183,7 @@ pub(crate) mod tests {
             ..valid()
         };
         let client = input.into_client(Uuid::now_v7(), 1, Utc::now());
-        assert_eq!(client.nationality, "GBR");
+        assert_eq!(client.nationality.as_str(), "GBR");
     }
 
     #[test]

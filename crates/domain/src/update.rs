@@ -15,7 +15,8 @@ use crate::client::{truncate_to_micros, Client};
 use crate::enums::{Gender, KycLevel, KycStatus, RiskLevel};
 use crate::error::{Errors, FieldCode, FieldError};
 use crate::values::{
-    Address, City, CountryCode, Email, Note, Phone, PlannedAmount, Postcode, StateProvince,
+    as_str, Address, City, CountryCode, Email, Note, Phone, PlannedAmount, Postcode, StateProvince,
+    Text,
 };
 
 /// What an update does to one field.
@@ -169,38 +170,32 @@ impl UpdatePlan {
 /// The value of an update field on a client.
 pub fn value_of(client: &Client, field: UpdateField) -> FieldValue {
     use UpdateField as F;
-    let text = |s: &str| FieldValue::Text(s.to_owned());
+    let text = |value: &dyn Text| FieldValue::Text(value.as_str().to_owned());
     match field {
         F::Address => text(&client.address),
         F::City => text(&client.city),
         F::Postcode => text(&client.postcode),
-        F::CountryCode => text(&client.country_code),
+        F::CountryCode => FieldValue::Text(client.country_code.as_str().to_owned()),
         F::Email => text(&client.email),
         F::Blocked => FieldValue::Bool(client.blocked),
         F::IsBlacklisted => FieldValue::Bool(client.is_blacklisted),
-        F::RiskLevel => text(client.risk_level.as_str()),
-        F::BlacklistedComment => client.blacklisted_comment.as_deref().into(),
-        F::KycNote => client.kyc_note.as_deref().into(),
-        F::MobilePhoneNumber => client.mobile_phone_number.as_deref().into(),
-        F::SecondMobilePhoneNumber => client.second_mobile_phone_number.as_deref().into(),
-        F::SecondEmail => client.second_email.as_deref().into(),
-        F::StateProvince => client.state_province.as_deref().into(),
-        F::PlannedIncome => client.planned_income.as_deref().into(),
-        F::PlannedExpenditure => client.planned_expenditure.as_deref().into(),
+        F::RiskLevel => FieldValue::Text(client.risk_level.as_str().to_owned()),
+        F::BlacklistedComment => as_str(&client.blacklisted_comment).into(),
+        F::KycNote => as_str(&client.kyc_note).into(),
+        F::MobilePhoneNumber => as_str(&client.mobile_phone_number).into(),
+        F::SecondMobilePhoneNumber => as_str(&client.second_mobile_phone_number).into(),
+        F::SecondEmail => as_str(&client.second_email).into(),
+        F::StateProvince => as_str(&client.state_province).into(),
+        F::PlannedIncome => as_str(&client.planned_income).into(),
+        F::PlannedExpenditure => as_str(&client.planned_expenditure).into(),
     }
 }
 
 /// Applies a patch of a field that always has a value: clearing it is refused.
-fn required<T, S>(
-    errors: &mut Errors,
-    field: UpdateField,
-    patch: Patch<T>,
-    slot: &mut S,
-    stored: impl FnOnce(T) -> S,
-) {
+fn required<T>(errors: &mut Errors, field: UpdateField, patch: Patch<T>, slot: &mut T) {
     match patch {
         Patch::Keep => {}
-        Patch::Set(value) => *slot = stored(value),
+        Patch::Set(value) => *slot = value,
         Patch::Clear => errors.push(FieldError::new(
             field.name(),
             FieldCode::Required,
@@ -210,20 +205,12 @@ fn required<T, S>(
 }
 
 /// Applies a patch of an optional field.
-fn optional<T>(patch: Patch<T>, slot: &mut Option<String>, stored: impl FnOnce(T) -> String) {
+fn optional<T>(patch: Patch<T>, slot: &mut Option<T>) {
     match patch {
         Patch::Keep => {}
-        Patch::Set(value) => *slot = Some(stored(value)),
+        Patch::Set(value) => *slot = Some(value),
         Patch::Clear => *slot = None,
     }
-}
-
-/// A country sent back, as the code it is stored as.
-fn code(sent: &Option<Echo<CountryCode>>) -> Option<Echo<String>> {
-    sent.as_ref().map(|echo| match echo {
-        Echo::Value(code) => Echo::Value(code.as_str().to_owned()),
-        Echo::Unreadable => Echo::Unreadable,
-    })
 }
 
 impl Echoes {
@@ -240,8 +227,8 @@ impl Echoes {
                 }
             }
         }
-        let text = |s: &str| s.to_owned();
-        let optional = |s: &Option<String>| s.clone().unwrap_or_default();
+        let text = |value: &dyn Text| value.as_str().to_owned();
+        let optional = |value: Option<&str>| value.unwrap_or_default().to_owned();
         let e = errors;
         same(e, "id", &self.id, current.id);
         same(
@@ -257,7 +244,7 @@ impl Echoes {
             e,
             "middle_name",
             &self.middle_name,
-            optional(&current.middle_name),
+            optional(as_str(&current.middle_name)),
         );
         same(e, "last_name", &self.last_name, text(&current.last_name));
         same(
@@ -267,24 +254,23 @@ impl Echoes {
             current.date_of_birth,
         );
         same(e, "gender", &self.gender, current.gender);
-        same(
-            e,
-            "nationality",
-            &code(&self.nationality),
-            text(&current.nationality),
-        );
+        same(e, "nationality", &self.nationality, current.nationality);
         same(
             e,
             "birth_country",
-            &code(&self.birth_country),
-            text(&current.birth_country),
+            &self.birth_country,
+            current.birth_country,
         );
-        let tax_residence = text(&current.country_of_tax_residence);
-        let sent = code(&self.country_of_tax_residence);
-        same(e, "country_of_tax_residence", &sent, tax_residence);
+        let tax_residence = current.country_of_tax_residence;
+        same(
+            e,
+            "country_of_tax_residence",
+            &self.country_of_tax_residence,
+            tax_residence,
+        );
         same(e, "kyc_level", &self.kyc_level, current.kyc_level);
         same(e, "kyc_status", &self.kyc_status, current.kyc_status);
-        let code = optional(&current.external_client_code);
+        let code = optional(as_str(&current.external_client_code));
         same(e, "external_client_code", &self.external_client_code, code);
     }
 }
@@ -300,82 +286,35 @@ pub fn plan(
     let mut errors = Errors::default();
     let mut next = current.clone();
     let e = &mut errors;
-    let country = |code: CountryCode| code.as_str().to_owned();
-    required(
-        e,
-        F::Address,
-        patch.address,
-        &mut next.address,
-        Address::into_inner,
-    );
-    optional(
-        patch.blacklisted_comment,
-        &mut next.blacklisted_comment,
-        Note::into_inner,
-    );
-    required(e, F::Blocked, patch.blocked, &mut next.blocked, |b| b);
-    required(e, F::City, patch.city, &mut next.city, City::into_inner);
+    required(e, F::Address, patch.address, &mut next.address);
+    optional(patch.blacklisted_comment, &mut next.blacklisted_comment);
+    required(e, F::Blocked, patch.blocked, &mut next.blocked);
+    required(e, F::City, patch.city, &mut next.city);
     required(
         e,
         F::CountryCode,
         patch.country_code,
         &mut next.country_code,
-        country,
     );
-    required(e, F::Email, patch.email, &mut next.email, Email::into_inner);
+    required(e, F::Email, patch.email, &mut next.email);
     required(
         e,
         F::IsBlacklisted,
         patch.is_blacklisted,
         &mut next.is_blacklisted,
-        |b| b,
     );
-    optional(patch.kyc_note, &mut next.kyc_note, Note::into_inner);
-    optional(
-        patch.mobile_phone_number,
-        &mut next.mobile_phone_number,
-        Phone::into_inner,
-    );
-    optional(
-        patch.planned_expenditure,
-        &mut next.planned_expenditure,
-        PlannedAmount::into_inner,
-    );
-    optional(
-        patch.planned_income,
-        &mut next.planned_income,
-        PlannedAmount::into_inner,
-    );
-    required(
-        e,
-        F::Postcode,
-        patch.postcode,
-        &mut next.postcode,
-        Postcode::into_inner,
-    );
-    required(
-        e,
-        F::RiskLevel,
-        patch.risk_level,
-        &mut next.risk_level,
-        |r| r,
-    );
-    optional(
-        patch.second_email,
-        &mut next.second_email,
-        Email::into_inner,
-    );
-    let second_mobile = &mut next.second_mobile_phone_number;
+    optional(patch.kyc_note, &mut next.kyc_note);
+    optional(patch.mobile_phone_number, &mut next.mobile_phone_number);
+    optional(patch.planned_expenditure, &mut next.planned_expenditure);
+    optional(patch.planned_income, &mut next.planned_income);
+    required(e, F::Postcode, patch.postcode, &mut next.postcode);
+    required(e, F::RiskLevel, patch.risk_level, &mut next.risk_level);
+    optional(patch.second_email, &mut next.second_email);
     optional(
         patch.second_mobile_phone_number,
-        second_mobile,
-        Phone::into_inner,
+        &mut next.second_mobile_phone_number,
     );
-    optional(
-        patch.state_province,
-        &mut next.state_province,
-        StateProvince::into_inner,
-    );
+    optional(patch.state_province, &mut next.state_province);
     patch.echoes.check(current, e);
     if next.is_blacklisted && next.blacklisted_comment.is_none() {
         errors.push(FieldError::new(

@@ -45,6 +45,16 @@ pub trait Value: Sized {
     fn parse(raw: &str) -> Result<Self, Invalid>;
 }
 
+/// A value of the record that is text, as the API and the store show it.
+pub trait Text {
+    fn as_str(&self) -> &str;
+}
+
+/// An optional text value as `Option<&str>`.
+pub fn as_str<T: Text>(value: &Option<T>) -> Option<&str> {
+    value.as_ref().map(Text::as_str)
+}
+
 /// A trimmed, non-empty text of at most `max` characters, without U+0000.
 pub fn text(raw: &str, max: usize) -> Result<String, Invalid> {
     let value = raw.trim();
@@ -78,12 +88,20 @@ macro_rules! bounded_text {
         impl $name {
             pub const MAX_CHARS: usize = $max;
 
-            pub fn as_str(&self) -> &str {
-                &self.0
+            /// A value read back from the store, which holds only parsed values: not checked
+            /// again.
+            pub fn from_store(value: String) -> Self {
+                Self(value)
             }
 
             pub fn into_inner(self) -> String {
                 self.0
+            }
+        }
+
+        impl Text for $name {
+            fn as_str(&self) -> &str {
+                &self.0
             }
         }
 
@@ -136,12 +154,19 @@ impl Value for Email {
 }
 
 impl Email {
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// A value read back from the store, which holds only parsed values: not checked again.
+    pub fn from_store(value: String) -> Self {
+        Self(value)
     }
 
     pub fn into_inner(self) -> String {
         self.0
+    }
+}
+
+impl Text for Email {
+    fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -170,12 +195,19 @@ impl Value for Phone {
 }
 
 impl Phone {
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// A value read back from the store, which holds only parsed values: not checked again.
+    pub fn from_store(value: String) -> Self {
+        Self(value)
     }
 
     pub fn into_inner(self) -> String {
         self.0
+    }
+}
+
+impl Text for Phone {
+    fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -204,6 +236,13 @@ impl Value for CountryCode {
 impl CountryCode {
     pub fn as_str(self) -> &'static str {
         self.0
+    }
+
+    /// A code read back from the store; `None` for one that is not an assigned code.
+    pub fn from_store(value: &str) -> Option<Self> {
+        celes::Country::from_alpha3(value)
+            .ok()
+            .map(|country| Self(country.alpha3))
     }
 }
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::idempotency::{IdempotencyKey, StoredResponse};
 use crate::pg_statements::{ClientById, RegisterWithHistory, UpdateWithHistory};
 use crate::pool::{acquire, answered};
+use crate::row::ClientRecord;
 use crate::row::{ClientRow, DbUuid};
 use crate::{
     on_postgres, on_sqlite, page, sqlite_writes, with_connection, Audit, Db, Scope, Store,
@@ -225,7 +226,7 @@ async fn update_postgres<E: Send>(
         }
         let changes = changes_json(&update_changes(&plan.changes))?;
         let write = UpdateWithHistory {
-            next: &plan.client,
+            next: ClientRecord::from(&plan.client),
             from_version: current.version,
             audit,
             changes: &changes,
@@ -248,7 +249,7 @@ async fn update_postgres<E: Send>(
         if !plan.is_noop() {
             let changes = changes_json(&update_changes(&plan.changes))?;
             UpdateWithHistory {
-                next: &plan.client,
+                next: ClientRecord::from(&plan.client),
                 from_version: current.version,
                 audit,
                 changes: &changes,

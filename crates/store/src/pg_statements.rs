@@ -15,6 +15,8 @@ use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, Text, Timestamptz
 use diesel::QueryResult;
 use domain::Client;
 
+use crate::row::ClientRecord;
+
 use crate::idempotency::{IdempotencyKey, StoredResponse};
 use crate::statements::push_next_version;
 use crate::Audit;
@@ -54,7 +56,7 @@ impl<const LOCK: bool> QueryFragment<Pg> for ClientById<LOCK> {
 /// the one the change was computed from. Affects one row, or none when someone else changed the
 /// client since it was read.
 pub(crate) struct UpdateWithHistory<'a> {
-    pub next: &'a Client,
+    pub next: ClientRecord<'a>,
     /// The version the change was computed from.
     pub from_version: i64,
     pub audit: &'a Audit,
@@ -69,7 +71,7 @@ impl QueryId for UpdateWithHistory<'_> {
 
 impl QueryFragment<Pg> for UpdateWithHistory<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let c = self.next;
+        let c = &self.next;
         out.push_sql("WITH updated AS (UPDATE clients ");
         push_next_version::<Pg, Timestamptz>(&mut out, c)?;
         out.push_sql(" WHERE id = ");
@@ -112,7 +114,7 @@ fn push_history_insert<'b>(
 /// idempotency key, the key's stored response, all in one statement. A taken email or external
 /// code fails it with the unique index's violation.
 pub(crate) struct RegisterWithHistory<'a> {
-    client: &'a Client,
+    client: ClientRecord<'a>,
     audit: &'a Audit,
     changes: &'a str,
     /// The key and the response to store with it; all `None` without a key.
@@ -132,7 +134,7 @@ impl<'a> RegisterWithHistory<'a> {
     ) -> Self {
         let (key, response) = idempotency.unzip();
         Self {
-            client,
+            client: ClientRecord::from(client),
             audit,
             changes,
             key: key.map(|k| k.key.as_str()),
@@ -151,7 +153,7 @@ impl QueryId for RegisterWithHistory<'_> {
 
 impl QueryFragment<Pg> for RegisterWithHistory<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let c = self.client;
+        let c = &self.client;
         out.push_sql(
             "WITH inserted AS (INSERT INTO clients (id, organization_id, version, created_at, \
              updated_at, kyc_level, kyc_status, risk_level, is_blacklisted, blacklisted_comment, \
@@ -170,11 +172,11 @@ impl QueryFragment<Pg> for RegisterWithHistory<'_> {
         out.push_sql(", ");
         out.push_bind_param::<Timestamptz, _>(&c.updated_at)?;
         out.push_sql(", ");
-        out.push_bind_param::<Text, _>(c.kyc_level.as_str())?;
+        out.push_bind_param::<Text, _>(&c.kyc_level)?;
         out.push_sql(", ");
-        out.push_bind_param::<Text, _>(c.kyc_status.as_str())?;
+        out.push_bind_param::<Text, _>(&c.kyc_status)?;
         out.push_sql(", ");
-        out.push_bind_param::<Text, _>(c.risk_level.as_str())?;
+        out.push_bind_param::<Text, _>(&c.risk_level)?;
         out.push_sql(", ");
         out.push_bind_param::<Bool, _>(&c.is_blacklisted)?;
         out.push_sql(", ");
@@ -194,7 +196,7 @@ impl QueryFragment<Pg> for RegisterWithHistory<'_> {
         out.push_sql(", ");
         out.push_bind_param::<Date, _>(&c.date_of_birth)?;
         out.push_sql(", ");
-        out.push_bind_param::<Text, _>(c.gender.as_str())?;
+        out.push_bind_param::<Text, _>(&c.gender)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(&c.nationality)?;
         out.push_sql(", ");

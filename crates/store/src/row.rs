@@ -8,7 +8,11 @@ use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types;
 use diesel::sqlite::{Sqlite, SqliteValue};
-use diesel::Queryable;
+use diesel::{Insertable, Queryable};
+use domain::values::{
+    as_str, Address, City, CountryCode, Email, ExternalCode, Name, Note, Phone, PlannedAmount,
+    Postcode, StateProvince, Text,
+};
 use domain::Client;
 use uuid::Uuid;
 
@@ -90,9 +94,19 @@ fn parse_enum<T: std::str::FromStr>(column: &str, value: &str) -> Result<T, Stor
     })
 }
 
+fn country(column: &str, value: &str) -> Result<CountryCode, StoreError> {
+    CountryCode::from_store(value).ok_or_else(|| {
+        StoreError::Internal(format!(
+            "clients.{column} holds an unknown country {value:?}"
+        ))
+    })
+}
+
 impl TryFrom<ClientRow> for Client {
     type Error = StoreError;
 
+    /// The stored values were parsed when they were written; only the enumerations and the
+    /// countries, which the domain holds as closed sets, are looked up.
     fn try_from(row: ClientRow) -> Result<Self, StoreError> {
         Ok(Client {
             id: row.id.0,
@@ -104,29 +118,110 @@ impl TryFrom<ClientRow> for Client {
             kyc_status: parse_enum("kyc_status", &row.kyc_status)?,
             risk_level: parse_enum("risk_level", &row.risk_level)?,
             is_blacklisted: row.is_blacklisted,
-            blacklisted_comment: row.blacklisted_comment,
+            blacklisted_comment: row.blacklisted_comment.map(Note::from_store),
             blocked: row.blocked,
-            kyc_note: row.kyc_note,
-            external_client_code: row.external_client_code,
-            first_name: row.first_name,
-            middle_name: row.middle_name,
-            last_name: row.last_name,
+            kyc_note: row.kyc_note.map(Note::from_store),
+            external_client_code: row.external_client_code.map(ExternalCode::from_store),
+            first_name: Name::from_store(row.first_name),
+            middle_name: row.middle_name.map(Name::from_store),
+            last_name: Name::from_store(row.last_name),
             date_of_birth: row.date_of_birth,
             gender: parse_enum("gender", &row.gender)?,
-            nationality: row.nationality,
-            birth_country: row.birth_country,
-            country_of_tax_residence: row.country_of_tax_residence,
-            email: row.email,
-            second_email: row.second_email,
-            mobile_phone_number: row.mobile_phone_number,
-            second_mobile_phone_number: row.second_mobile_phone_number,
-            address: row.address,
-            city: row.city,
-            postcode: row.postcode,
-            state_province: row.state_province,
-            country_code: row.country_code,
-            planned_income: row.planned_income,
-            planned_expenditure: row.planned_expenditure,
+            nationality: country("nationality", &row.nationality)?,
+            birth_country: country("birth_country", &row.birth_country)?,
+            country_of_tax_residence: country(
+                "country_of_tax_residence",
+                &row.country_of_tax_residence,
+            )?,
+            email: Email::from_store(row.email),
+            second_email: row.second_email.map(Email::from_store),
+            mobile_phone_number: row.mobile_phone_number.map(Phone::from_store),
+            second_mobile_phone_number: row.second_mobile_phone_number.map(Phone::from_store),
+            address: Address::from_store(row.address),
+            city: City::from_store(row.city),
+            postcode: Postcode::from_store(row.postcode),
+            state_province: row.state_province.map(StateProvince::from_store),
+            country_code: country("country_code", &row.country_code)?,
+            planned_income: row.planned_income.map(PlannedAmount::from_store),
+            planned_expenditure: row.planned_expenditure.map(PlannedAmount::from_store),
         })
+    }
+}
+
+/// A client as the `clients` table holds it, borrowed from the domain's: what every write binds,
+/// and on SQLite the row a registration inserts.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = crate::schema::sqlite::clients)]
+pub struct ClientRecord<'a> {
+    pub id: DbUuid,
+    pub organization_id: i32,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub kyc_level: &'a str,
+    pub kyc_status: &'a str,
+    pub risk_level: &'a str,
+    pub is_blacklisted: bool,
+    pub blacklisted_comment: Option<&'a str>,
+    pub blocked: bool,
+    pub kyc_note: Option<&'a str>,
+    pub external_client_code: Option<&'a str>,
+    pub first_name: &'a str,
+    pub middle_name: Option<&'a str>,
+    pub last_name: &'a str,
+    pub date_of_birth: NaiveDate,
+    pub gender: &'a str,
+    pub nationality: &'a str,
+    pub birth_country: &'a str,
+    pub country_of_tax_residence: &'a str,
+    pub email: &'a str,
+    pub second_email: Option<&'a str>,
+    pub mobile_phone_number: Option<&'a str>,
+    pub second_mobile_phone_number: Option<&'a str>,
+    pub address: &'a str,
+    pub city: &'a str,
+    pub postcode: &'a str,
+    pub state_province: Option<&'a str>,
+    pub country_code: &'a str,
+    pub planned_income: Option<&'a str>,
+    pub planned_expenditure: Option<&'a str>,
+}
+
+impl<'a> From<&'a Client> for ClientRecord<'a> {
+    fn from(c: &'a Client) -> Self {
+        ClientRecord {
+            id: DbUuid(c.id),
+            organization_id: c.organization_id,
+            version: c.version,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            kyc_level: c.kyc_level.as_str(),
+            kyc_status: c.kyc_status.as_str(),
+            risk_level: c.risk_level.as_str(),
+            is_blacklisted: c.is_blacklisted,
+            blacklisted_comment: as_str(&c.blacklisted_comment),
+            blocked: c.blocked,
+            kyc_note: as_str(&c.kyc_note),
+            external_client_code: as_str(&c.external_client_code),
+            first_name: c.first_name.as_str(),
+            middle_name: as_str(&c.middle_name),
+            last_name: c.last_name.as_str(),
+            date_of_birth: c.date_of_birth,
+            gender: c.gender.as_str(),
+            nationality: c.nationality.as_str(),
+            birth_country: c.birth_country.as_str(),
+            country_of_tax_residence: c.country_of_tax_residence.as_str(),
+            email: c.email.as_str(),
+            second_email: as_str(&c.second_email),
+            mobile_phone_number: as_str(&c.mobile_phone_number),
+            second_mobile_phone_number: as_str(&c.second_mobile_phone_number),
+            address: c.address.as_str(),
+            city: c.city.as_str(),
+            postcode: c.postcode.as_str(),
+            state_province: as_str(&c.state_province),
+            country_code: c.country_code.as_str(),
+            planned_income: as_str(&c.planned_income),
+            planned_expenditure: as_str(&c.planned_expenditure),
+        }
     }
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::clients::changes_json;
 use crate::idempotency::{IdempotencyKey, StoredResponse};
-use crate::row::{ClientRow, DbUuid};
+use crate::row::{ClientRecord, ClientRow, DbUuid};
 use crate::schema::sqlite::{client_history, clients, idempotency_keys};
 use crate::statements::push_next_version;
 use crate::{Audit, Scope, UpdateError};
@@ -25,7 +25,7 @@ use crate::{Audit, Scope, UpdateError};
 /// Writes a client's next version. diesel's own `UPDATE` is never cached, and SQLite would parse
 /// it on every call; this fixed text is prepared once per connection.
 struct UpdateClient<'a> {
-    next: &'a Client,
+    next: ClientRecord<'a>,
     id: DbUuid,
 }
 
@@ -37,7 +37,7 @@ impl QueryId for UpdateClient<'_> {
 impl QueryFragment<Sqlite> for UpdateClient<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         out.push_sql("UPDATE clients ");
-        push_next_version::<Sqlite, TimestamptzSqlite>(&mut out, self.next)?;
+        push_next_version::<Sqlite, TimestamptzSqlite>(&mut out, &self.next)?;
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<Text, _>(&self.id)?;
         Ok(())
@@ -79,44 +79,7 @@ pub(crate) fn register(
     use clients::dsl as c;
     conn.immediate_transaction(|conn| {
         diesel::insert_into(c::clients)
-            .values((
-                (
-                    c::id.eq(DbUuid(client.id)),
-                    c::organization_id.eq(client.organization_id),
-                    c::version.eq(client.version),
-                    c::created_at.eq(client.created_at),
-                    c::updated_at.eq(client.updated_at),
-                    c::kyc_level.eq(client.kyc_level.as_str()),
-                    c::kyc_status.eq(client.kyc_status.as_str()),
-                    c::risk_level.eq(client.risk_level.as_str()),
-                    c::is_blacklisted.eq(client.is_blacklisted),
-                    c::blacklisted_comment.eq(client.blacklisted_comment.as_deref()),
-                    c::blocked.eq(client.blocked),
-                    c::kyc_note.eq(client.kyc_note.as_deref()),
-                    c::external_client_code.eq(client.external_client_code.as_deref()),
-                    c::first_name.eq(&client.first_name),
-                    c::middle_name.eq(client.middle_name.as_deref()),
-                    c::last_name.eq(&client.last_name),
-                ),
-                (
-                    c::date_of_birth.eq(client.date_of_birth),
-                    c::gender.eq(client.gender.as_str()),
-                    c::nationality.eq(&client.nationality),
-                    c::birth_country.eq(&client.birth_country),
-                    c::country_of_tax_residence.eq(&client.country_of_tax_residence),
-                    c::email.eq(&client.email),
-                    c::second_email.eq(client.second_email.as_deref()),
-                    c::mobile_phone_number.eq(client.mobile_phone_number.as_deref()),
-                    c::second_mobile_phone_number.eq(client.second_mobile_phone_number.as_deref()),
-                    c::address.eq(&client.address),
-                    c::city.eq(&client.city),
-                    c::postcode.eq(&client.postcode),
-                    c::state_province.eq(client.state_province.as_deref()),
-                    c::country_code.eq(&client.country_code),
-                    c::planned_income.eq(client.planned_income.as_deref()),
-                    c::planned_expenditure.eq(client.planned_expenditure.as_deref()),
-                ),
-            ))
+            .values(&ClientRecord::from(client))
             .execute(conn)?;
         record_history(conn, client, audit, changes)?;
         if let Some((key, response)) = &idempotency {
@@ -164,7 +127,7 @@ pub(crate) fn update<E>(
         }
         let next = &plan.client;
         UpdateClient {
-            next,
+            next: ClientRecord::from(next),
             id: DbUuid(id),
         }
         .execute(conn)?;

@@ -1,28 +1,27 @@
 //! What the hand-written statements of both backends share (see `pg_statements` and
 //! `sqlite_writes`).
 
+use crate::row::ClientRecord;
 use chrono::{DateTime, Utc};
 use diesel::backend::Backend;
 use diesel::query_builder::AstPass;
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Bool, HasSqlType, Nullable, Text};
 use diesel::QueryResult;
-use domain::Client;
 
 /// `SET address = …, version = …, updated_at = …`: every updatable column of the client's next
 /// version, changed or not, so that the statement's text never varies (it is prepared once per
 /// connection), plus its version and `updated_at`, typed `Instant` on this backend.
 pub(crate) fn push_next_version<'b, DB, Instant>(
     out: &mut AstPass<'_, 'b, DB>,
-    c: &'b Client,
+    c: &'b ClientRecord<'_>,
 ) -> QueryResult<()>
 where
     DB: Backend + HasSqlType<Text> + HasSqlType<Bool> + HasSqlType<BigInt> + HasSqlType<Instant>,
-    String: ToSql<Text, DB>,
     str: ToSql<Text, DB>,
     bool: ToSql<Bool, DB>,
     i64: ToSql<BigInt, DB>,
-    Option<String>: ToSql<Nullable<Text>, DB>,
+    for<'x> Option<&'x str>: ToSql<Nullable<Text>, DB>,
     DateTime<Utc>: ToSql<Instant, DB>,
 {
     out.push_sql("SET address = ");
@@ -50,7 +49,7 @@ where
     out.push_sql(", postcode = ");
     out.push_bind_param::<Text, _>(&c.postcode)?;
     out.push_sql(", risk_level = ");
-    out.push_bind_param::<Text, _>(c.risk_level.as_str())?;
+    out.push_bind_param::<Text, _>(&c.risk_level)?;
     out.push_sql(", second_email = ");
     out.push_bind_param::<Nullable<Text>, _>(&c.second_email)?;
     out.push_sql(", second_mobile_phone_number = ");

@@ -9,6 +9,7 @@ mod update;
 use actix_web::http::header;
 use actix_web::HttpResponse;
 use chrono::{DateTime, NaiveDate, Utc};
+use domain::values::{Email, ExternalCode, Name, Note, Phone, PlannedAmount, StateProvince};
 use domain::{Client, Gender, KycLevel, KycStatus, RiskLevel};
 use serde::Serialize;
 use store::{Conflict, StoreError};
@@ -110,37 +111,37 @@ pub struct ClientWithPerson {
 impl From<Client> for ClientWithPerson {
     fn from(c: Client) -> Self {
         Self {
-            address: c.address,
-            birth_country: c.birth_country,
+            address: c.address.into_inner(),
+            birth_country: c.birth_country.as_str().to_owned(),
             blocked: c.blocked,
-            city: c.city,
-            country_code: c.country_code,
-            country_of_tax_residence: c.country_of_tax_residence,
+            city: c.city.into_inner(),
+            country_code: c.country_code.as_str().to_owned(),
+            country_of_tax_residence: c.country_of_tax_residence.as_str().to_owned(),
             created_at: c.created_at,
             date_of_birth: c.date_of_birth,
-            email: c.email,
-            first_name: c.first_name,
+            email: c.email.into_inner(),
+            first_name: c.first_name.into_inner(),
             gender: c.gender,
             id: c.id,
             is_blacklisted: c.is_blacklisted,
             kyc_level: c.kyc_level,
             kyc_status: c.kyc_status,
-            last_name: c.last_name,
-            nationality: c.nationality,
+            last_name: c.last_name.into_inner(),
+            nationality: c.nationality.as_str().to_owned(),
             organization_id: c.organization_id,
-            postcode: c.postcode,
+            postcode: c.postcode.into_inner(),
             risk_level: c.risk_level,
             updated_at: c.updated_at,
-            blacklisted_comment: c.blacklisted_comment,
-            external_client_code: c.external_client_code,
-            kyc_note: c.kyc_note,
-            middle_name: c.middle_name,
-            mobile_phone_number: c.mobile_phone_number,
-            planned_expenditure: c.planned_expenditure,
-            planned_income: c.planned_income,
-            second_email: c.second_email,
-            second_mobile_phone_number: c.second_mobile_phone_number,
-            state_province: c.state_province,
+            blacklisted_comment: c.blacklisted_comment.map(Note::into_inner),
+            external_client_code: c.external_client_code.map(ExternalCode::into_inner),
+            kyc_note: c.kyc_note.map(Note::into_inner),
+            middle_name: c.middle_name.map(Name::into_inner),
+            mobile_phone_number: c.mobile_phone_number.map(Phone::into_inner),
+            planned_expenditure: c.planned_expenditure.map(PlannedAmount::into_inner),
+            planned_income: c.planned_income.map(PlannedAmount::into_inner),
+            second_email: c.second_email.map(Email::into_inner),
+            second_mobile_phone_number: c.second_mobile_phone_number.map(Phone::into_inner),
+            state_province: c.state_province.map(StateProvince::into_inner),
         }
     }
 }
