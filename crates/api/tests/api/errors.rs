@@ -255,14 +255,6 @@ async fn database_outage_is_a_quick_503_that_changes_nothing_and_the_server_reco
     assert_eq!(updated.header("etag"), Some("\"2\""));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_database_outage_is_a_quick_503_that_changes_nothing_and_the_server_recovers() {
-    database_outage_is_a_quick_503_that_changes_nothing_and_the_server_recovers(Backend::Sqlite)
-        .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_database_outage_is_a_quick_503_that_changes_nothing_and_the_server_recovers() {
-    database_outage_is_a_quick_503_that_changes_nothing_and_the_server_recovers(Backend::Postgres)
-        .await;
-}
+crate::for_each_backend!(
+    database_outage_is_a_quick_503_that_changes_nothing_and_the_server_recovers
+);

@@ -12,6 +12,7 @@ mod errors;
 mod get;
 mod history;
 mod idempotency;
+mod keys;
 mod list;
 mod operability;
 mod outages;
