@@ -75,12 +75,12 @@ fn is_json(req: &HttpRequest) -> bool {
 }
 
 /// Reads the JSON object in the body as `T`, a body struct of [`crate::members`] fields. A member
-/// `T` does not have is refused with the error `stranger` makes for its name, and left out; what
-/// the members themselves hold is `T`'s to report.
+/// `T` does not have is left out, refused with the error `stranger` makes for its name and value
+/// (`None`: ignored); what the members themselves hold is `T`'s to report.
 pub fn read_object<T: DeserializeOwned>(
     req: &HttpRequest,
     body: &[u8],
-    stranger: impl Fn(&str) -> FieldError,
+    stranger: impl Fn(&str, &Value) -> Option<FieldError>,
 ) -> Result<(T, Vec<FieldError>), ApiError> {
     if !is_json(req) {
         return Err(ApiError::new(
@@ -108,8 +108,10 @@ pub fn read_object<T: DeserializeOwned>(
         .collect();
     let refused = strangers
         .iter()
-        .filter(|name| object.remove(name.as_str()).is_some_and(|v| !v.is_null()))
-        .map(|name| stranger(name))
+        .filter_map(|name| {
+            let value = object.remove(name.as_str())?;
+            stranger(name, &value)
+        })
         .collect();
     // Every member left is one of `T`'s, and its fields read any JSON: this cannot fail.
     let read = serde_json::from_value(Value::Object(object)).map_err(ApiError::internal)?;

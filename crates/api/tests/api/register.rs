@@ -104,6 +104,14 @@ async fn registration_refuses_server_owned_and_unknown_fields(app: TestApp) {
         ]
         .map(|(p, c)| (p.to_owned(), c.to_owned()))
     );
+    // A server-owned field sent as `null` is absent; a member that is no field is refused
+    // whatever its value.
+    let body = with(person(), json!({"id": null, "nick_name": null}));
+    let errors = app.register(body).await.field_errors();
+    assert_eq!(
+        errors,
+        [("/nick_name".to_owned(), "unknown_field".to_owned())]
+    );
 }
 
 async fn registration_of_a_minor_is_refused(app: TestApp) {

@@ -167,6 +167,12 @@ async fn unknown_field_is_422_and_changes_nothing(app: TestApp) {
         .await
         .field_errors();
     assert_eq!(errors, pairs(&[("/citty", "unknown_field")]));
+    // `null` keeps a field, but a member that is no field is refused whatever its value.
+    let errors = app
+        .update(&id_of(&client), json!({"citty": null, "city": "Lyon"}))
+        .await
+        .field_errors();
+    assert_eq!(errors, pairs(&[("/citty", "unknown_field")]));
     assert_unchanged(&app, &client).await;
 }
 

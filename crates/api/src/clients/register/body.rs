@@ -197,10 +197,14 @@ impl RegisterPersonIn {
 }
 
 /// Why a member a registration does not have is refused: a field of the client that only the
-/// server sets (every member an update reads back) is `read_only_field`, anything else
-/// `unknown_field`.
-pub fn stranger(name: &str) -> FieldError {
-    if fields_of::<UpdatePersonIn>().contains(&name) {
+/// server sets (every member an update reads back) is `read_only_field` unless it is `null`
+/// (absent), anything else `unknown_field`, whatever its value: a typo is never ignored.
+pub fn stranger(name: &str, value: &serde_json::Value) -> Option<FieldError> {
+    let server_owned = fields_of::<UpdatePersonIn>().contains(&name);
+    if server_owned && value.is_null() {
+        return None;
+    }
+    Some(if server_owned {
         FieldError::new(
             name,
             FieldCode::ReadOnlyField,
@@ -212,5 +216,5 @@ pub fn stranger(name: &str) -> FieldError {
             FieldCode::UnknownField,
             "is not a field of a person client",
         )
-    }
+    })
 }

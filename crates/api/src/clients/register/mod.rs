@@ -148,8 +148,8 @@ fn target_organization(
 ) -> Result<i32, FieldError> {
     const NAME: &str = "organization_id";
     if let Some(own) = caller.organization_id {
-        if given.0.is_some() {
-            refusals.push(stranger(NAME));
+        if let Some(value) = &given.0 {
+            refusals.extend(stranger(NAME, value));
         }
         return Ok(own);
     }

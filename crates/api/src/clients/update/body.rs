@@ -169,11 +169,12 @@ impl UpdatePersonIn {
     }
 }
 
-/// Why a member an update does not have is refused.
-pub fn stranger(name: &str) -> FieldError {
-    FieldError::new(
+/// Why a member an update does not have is refused, whatever its value (`null` included): a
+/// typo is never ignored.
+pub fn stranger(name: &str, _: &serde_json::Value) -> Option<FieldError> {
+    Some(FieldError::new(
         name,
         FieldCode::UnknownField,
         "is not a field of a person client",
-    )
+    ))
 }
