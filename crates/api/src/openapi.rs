@@ -31,6 +31,7 @@ its own organization's clients; an admin key sees every organization.",
     servers((url = "/")),
     tags(
         (name = "Clients", description = "Person clients of your organization"),
+        (name = "Events", description = "Every change of your clients, as a feed"),
         (name = "Health", description = "Probes for orchestrators and load balancers"),
     ),
     components(schemas(Problem, ProblemField))

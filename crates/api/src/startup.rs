@@ -20,14 +20,15 @@ use crate::fallback::Routes;
 use crate::metrics::Metrics;
 use crate::middleware::request_context;
 use crate::problem::{ApiError, ErrorCode};
-use crate::{clients, fallback, health, metrics, openapi};
+use crate::{clients, events, fallback, health, metrics, openapi};
 
 /// Every documented route.
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(
         scope("/api/v1")
             .wrap(from_fn(crate::auth::require_key))
-            .configure(clients::routes),
+            .configure(clients::routes)
+            .configure(events::routes),
     )
     .configure(health::routes)
     .configure(metrics::routes);

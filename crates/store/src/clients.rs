@@ -8,6 +8,7 @@ use domain::history::{registration_changes, update_changes, Change};
 use domain::{Client, KycStatus, RiskLevel, UpdatePlan};
 use uuid::Uuid;
 
+use crate::events::NewEvent;
 use crate::idempotency::{IdempotencyKey, StoredResponse};
 use crate::pg_statements::{ClientById, RegisterWithHistory, UpdateWithHistory};
 use crate::pool::{acquire, answered};
@@ -37,7 +38,7 @@ pub(crate) fn changes_json(changes: &[Change]) -> Result<String, StoreError> {
 }
 
 impl Store {
-    /// Stores a new client with its first history entry. The email and the external code must
+    /// Stores a new client with its first history entry and `event`. The email and the external code must
     /// not be used by another client of the organization (the unique indexes say so; nothing is
     /// read first). With `idempotency`, the claimed key is completed with `response` in the same
     /// statement or transaction, so a retry can never find a client without its response, or
@@ -45,6 +46,7 @@ impl Store {
     pub async fn insert(
         &self,
         client: &Client,
+        event: &NewEvent,
         audit: &Audit,
         idempotency: Option<(&IdempotencyKey, &StoredResponse)>,
     ) -> Result<(), StoreError> {
@@ -52,7 +54,7 @@ impl Store {
         match &self.db {
             Db::Postgres(pool) => {
                 let mut lease = acquire(pool, self.acquire_timeout()).await?;
-                let insert = RegisterWithHistory::new(client, audit, &changes, idempotency);
+                let insert = RegisterWithHistory::new(client, event, audit, &changes, idempotency);
                 let conn = lease.conn();
                 let result = answered(self.answer_deadline(), async {
                     insert
@@ -67,12 +69,19 @@ impl Store {
             }
             Db::Sqlite(pools) => {
                 let mut lease = acquire(pools.writer(), self.acquire_timeout()).await?;
-                let (client, audit) = (client.clone(), audit.clone());
+                let (client, event, audit) = (client.clone(), event.clone(), audit.clone());
                 let idempotency = idempotency.map(|(k, r)| (k.clone(), r.clone()));
                 let result = lease
                     .conn()
                     .spawn_blocking(move |conn| {
-                        sqlite_writes::register(conn, &client, &audit, &changes, idempotency)
+                        sqlite_writes::register(
+                            conn,
+                            &client,
+                            &event,
+                            &audit,
+                            &changes,
+                            idempotency,
+                        )
                     })
                     .await
                     .map_err(StoreError::from);
@@ -104,23 +113,26 @@ impl Store {
     }
 
     /// Updates a client: lets `decide` compute the change from the stored client (or refuse
-    /// it), and writes the next version with its history entry. A no-op plan writes nothing.
+    /// it), and writes the next version with its history entry and the event `announce` makes
+    /// of the plan. A no-op plan writes nothing.
     ///
     /// PostgreSQL: the client is read without a lock, then written by one statement that
     /// checks the version is still the one read; if someone else changed the client meanwhile,
     /// it is read and decided again, and after a few such collisions the update takes the row
     /// lock. So `decide` may run more than once, always on the latest client. SQLite: the writer
     /// reads and writes in one immediate transaction.
-    pub async fn update<E, D>(
+    pub async fn update<E, D, A>(
         &self,
         scope: Scope,
         id: Uuid,
         audit: &Audit,
         decide: D,
+        announce: A,
     ) -> Result<UpdatePlan, UpdateError<E>>
     where
         E: Send + 'static,
         D: Fn(&Client) -> Result<UpdatePlan, E> + Send + Sync + 'static,
+        A: Fn(&UpdatePlan) -> NewEvent + Send + Sync + 'static,
     {
         match &self.db {
             Db::Postgres(pool) => {
@@ -132,6 +144,7 @@ impl Store {
                     id,
                     audit,
                     &decide,
+                    &announce,
                 )
                 .await;
                 lease.finish(&result);
@@ -143,7 +156,9 @@ impl Store {
                 let result = lease
                     .conn()
                     .spawn_blocking(move |conn| {
-                        Ok(sqlite_writes::update(conn, scope, id, &audit, &decide))
+                        Ok(sqlite_writes::update(
+                            conn, scope, id, &audit, &decide, &announce,
+                        ))
                     })
                     .await
                     .unwrap_or_else(|error| Err(error.into()));
@@ -210,6 +225,7 @@ async fn update_postgres<E: Send>(
     id: Uuid,
     audit: &Audit,
     decide: &(impl Fn(&Client) -> Result<UpdatePlan, E> + Sync),
+    announce: &(impl Fn(&UpdatePlan) -> NewEvent + Sync),
 ) -> Result<UpdatePlan, UpdateError<E>> {
     for _ in 0..OPTIMISTIC_ATTEMPTS {
         let row = answered(deadline, async {
@@ -225,8 +241,10 @@ async fn update_postgres<E: Send>(
             return Ok(plan);
         }
         let changes = changes_json(&update_changes(&plan.changes))?;
+        let event = announce(&plan);
         let write = UpdateWithHistory {
             next: ClientRecord::from(&plan.client),
+            event: &event,
             from_version: current.version,
             audit,
             changes: &changes,
@@ -248,8 +266,10 @@ async fn update_postgres<E: Send>(
         let plan = decide(&current).map_err(UpdateError::Rejected)?;
         if !plan.is_noop() {
             let changes = changes_json(&update_changes(&plan.changes))?;
+            let event = announce(&plan);
             UpdateWithHistory {
                 next: ClientRecord::from(&plan.client),
+                event: &event,
                 from_version: current.version,
                 audit,
                 changes: &changes,

@@ -9,6 +9,7 @@
 mod clients;
 mod config;
 mod error;
+mod events;
 mod history;
 mod idempotency;
 mod keys;
@@ -32,6 +33,7 @@ use diesel_async::AsyncPgConnection;
 pub use clients::ListFilter;
 pub use config::{StoreConfig, NO_ANSWER_GRACE};
 pub use error::{Conflict, StoreError, UpdateError};
+pub use events::{NewEvent, StoredEvent};
 pub use history::HistoryEntry;
 pub use idempotency::{Claim, IdempotencyKey, StoredResponse, KEY_LIFETIME};
 pub use keys::ApiKey;

@@ -15,6 +15,7 @@ use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, Text, Timestamptz
 use diesel::QueryResult;
 use domain::Client;
 
+use crate::events::NewEvent;
 use crate::row::ClientRecord;
 
 use crate::idempotency::{IdempotencyKey, StoredResponse};
@@ -57,6 +58,7 @@ impl<const LOCK: bool> QueryFragment<Pg> for ClientById<LOCK> {
 /// client since it was read.
 pub(crate) struct UpdateWithHistory<'a> {
     pub next: ClientRecord<'a>,
+    pub event: &'a NewEvent,
     /// The version the change was computed from.
     pub from_version: i64,
     pub audit: &'a Audit,
@@ -78,7 +80,9 @@ impl QueryFragment<Pg> for UpdateWithHistory<'_> {
         out.push_bind_param::<Uuid, _>(&c.id)?;
         out.push_sql(" AND version = ");
         out.push_bind_param::<BigInt, _>(&self.from_version)?;
-        out.push_sql(" RETURNING id, version, organization_id, updated_at) ");
+        out.push_sql(" RETURNING id, version, organization_id, updated_at), event AS (");
+        push_event_insert(&mut out, "updated", "updated_at", self.event)?;
+        out.push_sql(") ");
         push_history_insert(&mut out, "updated", "updated_at", self.audit, self.changes)
     }
 }
@@ -110,11 +114,36 @@ fn push_history_insert<'b>(
     Ok(())
 }
 
+/// `INSERT INTO events … SELECT … FROM <source>`: the event of the row `source` returned, created
+/// at its `at` column.
+fn push_event_insert<'b>(
+    out: &mut AstPass<'_, 'b, Pg>,
+    source: &'static str,
+    at: &'static str,
+    event: &'b NewEvent,
+) -> QueryResult<()> {
+    out.push_sql(
+        "INSERT INTO events (id, organization_id, client_id, version, type, created_at, body) \
+         SELECT ",
+    );
+    out.push_bind_param::<Uuid, _>(&event.id)?;
+    out.push_sql(", organization_id, id, version, ");
+    out.push_bind_param::<Text, _>(event.kind)?;
+    out.push_sql(", ");
+    out.push_sql(at);
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(&event.body)?;
+    out.push_sql(" FROM ");
+    out.push_sql(source);
+    Ok(())
+}
+
 /// Registers a client: its row, its first history entry and, when the request carries an
 /// idempotency key, the key's stored response, all in one statement. A taken email or external
 /// code fails it with the unique index's violation.
 pub(crate) struct RegisterWithHistory<'a> {
     client: ClientRecord<'a>,
+    event: &'a NewEvent,
     audit: &'a Audit,
     changes: &'a str,
     /// The key and the response to store with it; all `None` without a key.
@@ -128,6 +157,7 @@ pub(crate) struct RegisterWithHistory<'a> {
 impl<'a> RegisterWithHistory<'a> {
     pub fn new(
         client: &'a Client,
+        event: &'a NewEvent,
         audit: &'a Audit,
         changes: &'a str,
         idempotency: Option<(&'a IdempotencyKey, &'a StoredResponse)>,
@@ -135,6 +165,7 @@ impl<'a> RegisterWithHistory<'a> {
         let (key, response) = idempotency.unzip();
         Self {
             client: ClientRecord::from(client),
+            event,
             audit,
             changes,
             key: key.map(|k| k.key.as_str()),
@@ -225,7 +256,9 @@ impl QueryFragment<Pg> for RegisterWithHistory<'_> {
         out.push_bind_param::<Nullable<Text>, _>(&c.planned_income)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&c.planned_expenditure)?;
-        out.push_sql(") RETURNING id, version, organization_id, created_at), history AS (");
+        out.push_sql(") RETURNING id, version, organization_id, created_at), event AS (");
+        push_event_insert(&mut out, "inserted", "created_at", self.event)?;
+        out.push_sql("), history AS (");
         push_history_insert(&mut out, "inserted", "created_at", self.audit, self.changes)?;
         // With no key, the key is NULL and the update matches nothing; every part of a `WITH`
         // runs to completion whether or not anything reads its result.

@@ -98,10 +98,46 @@ pub mod pg {
     pub type IdSql = diesel::sql_types::Uuid;
     pub type InstantSql = diesel::sql_types::Timestamptz;
     clients_table!();
+
+    diesel::table! {
+        use diesel::sql_types::*;
+        use super::{IdSql, InstantSql};
+
+        /// `tx` is the writing transaction's id, which orders the feed (see `events`).
+        events (seq) {
+            seq -> BigInt,
+            tx -> BigInt,
+            id -> IdSql,
+            organization_id -> Integer,
+            client_id -> IdSql,
+            version -> BigInt,
+            #[sql_name = "type"]
+            kind -> Text,
+            created_at -> InstantSql,
+            body -> Text,
+        }
+    }
 }
 
 pub mod sqlite {
     pub type IdSql = diesel::sql_types::Text;
     pub type InstantSql = diesel::sql_types::TimestamptzSqlite;
     clients_table!();
+
+    diesel::table! {
+        use diesel::sql_types::*;
+        use super::{IdSql, InstantSql};
+
+        events (seq) {
+            seq -> BigInt,
+            id -> IdSql,
+            organization_id -> Integer,
+            client_id -> IdSql,
+            version -> BigInt,
+            #[sql_name = "type"]
+            kind -> Text,
+            created_at -> InstantSql,
+            body -> Text,
+        }
+    }
 }

@@ -16,9 +16,10 @@ use domain::{Client, UpdatePlan};
 use uuid::Uuid;
 
 use crate::clients::changes_json;
+use crate::events::NewEvent;
 use crate::idempotency::{IdempotencyKey, StoredResponse};
 use crate::row::{ClientRecord, ClientRow, DbUuid};
-use crate::schema::sqlite::{client_history, clients, idempotency_keys};
+use crate::schema::sqlite::{client_history, clients, events, idempotency_keys};
 use crate::statements::push_next_version;
 use crate::{Audit, Scope, UpdateError};
 
@@ -67,11 +68,31 @@ fn record_history(
         .execute(conn)
 }
 
+fn record_event(
+    conn: &mut SqliteConnection,
+    client: &Client,
+    event: &NewEvent,
+) -> QueryResult<usize> {
+    use events::dsl as e;
+    diesel::insert_into(e::events)
+        .values((
+            e::id.eq(DbUuid(event.id)),
+            e::organization_id.eq(client.organization_id),
+            e::client_id.eq(DbUuid(client.id)),
+            e::version.eq(client.version),
+            e::kind.eq(event.kind),
+            e::created_at.eq(client.updated_at),
+            e::body.eq(&event.body),
+        ))
+        .execute(conn)
+}
+
 /// Stores a new client, its first history entry and, with a key, the key's response. A taken
 /// email or external code fails with the unique index's violation.
 pub(crate) fn register(
     conn: &mut SqliteConnection,
     client: &Client,
+    event: &NewEvent,
     audit: &Audit,
     changes: &str,
     idempotency: Option<(IdempotencyKey, StoredResponse)>,
@@ -82,6 +103,7 @@ pub(crate) fn register(
             .values(&ClientRecord::from(client))
             .execute(conn)?;
         record_history(conn, client, audit, changes)?;
+        record_event(conn, client, event)?;
         if let Some((key, response)) = &idempotency {
             use idempotency_keys::dsl as k;
             diesel::update(
@@ -110,6 +132,7 @@ pub(crate) fn update<E>(
     id: Uuid,
     audit: &Audit,
     decide: &impl Fn(&Client) -> Result<UpdatePlan, E>,
+    announce: &impl Fn(&UpdatePlan) -> NewEvent,
 ) -> Result<UpdatePlan, UpdateError<E>> {
     use clients::dsl as c;
     conn.immediate_transaction(|conn| {
@@ -137,6 +160,7 @@ pub(crate) fn update<E>(
             audit,
             &changes_json(&update_changes(&plan.changes))?,
         )?;
+        record_event(conn, next, &announce(&plan))?;
         Ok(plan)
     })
 }

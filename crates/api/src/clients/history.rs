@@ -58,6 +58,17 @@ pub struct FieldChangeOut {
     pub new: serde_json::Value,
 }
 
+impl From<&domain::history::Change> for FieldChangeOut {
+    fn from(change: &domain::history::Change) -> Self {
+        let value = |v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
+        FieldChangeOut {
+            field: change.field.to_owned(),
+            old: value(&change.old),
+            new: value(&change.new),
+        }
+    }
+}
+
 fn to_out(entry: HistoryEntry) -> Result<HistoryEntryOut, ApiError> {
     let changes = serde_json::from_str(&entry.changes).map_err(ApiError::internal)?;
     Ok(HistoryEntryOut {

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::etag;
 use crate::problem::{ApiError, ErrorCode};
 
+pub use history::{Actor, FieldChangeOut};
 pub use register::RegisterPersonIn;
 pub use update::UpdatePersonIn;
 

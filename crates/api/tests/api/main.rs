@@ -9,6 +9,7 @@ mod access;
 mod concurrency;
 mod connections;
 mod errors;
+mod events;
 mod get;
 mod history;
 mod idempotency;

@@ -13,6 +13,7 @@ use super::{location, ClientWithPerson};
 use crate::auth::Caller;
 use crate::body::{canonical_hash, read_object, Body};
 use crate::etag;
+use crate::events;
 use crate::members::{AnyField, Refusals};
 use crate::problem::{ApiError, ErrorCode, Problem};
 
@@ -88,6 +89,8 @@ pub async fn register_person(
     let idempotency = idempotency_key(&req, organization_id, &body)?;
     let client = registration.into_client(Uuid::now_v7(), organization_id, now);
     let audit = caller.audit(&req);
+    let changes = domain::history::registration_changes(&client);
+    let event = events::announce(events::REGISTERED, &client, &changes, &audit);
     let response = StoredResponse {
         status: 201,
         body: serde_json::to_string(&ClientWithPerson::from(client.clone()))
@@ -97,10 +100,10 @@ pub async fn register_person(
     };
     let (response, replayed) = match idempotency {
         None => {
-            store.insert(&client, &audit, None).await?;
+            store.insert(&client, &event, &audit, None).await?;
             (response, false)
         }
-        Some(key) => register_once(&store, &key, &client, &audit, response, now).await?,
+        Some(key) => register_once(&store, &key, (&client, &event), &audit, response, now).await?,
     };
     Ok(created(&response, replayed))
 }
@@ -109,13 +112,13 @@ pub async fn register_person(
 async fn register_once(
     store: &Store,
     key: &IdempotencyKey,
-    client: &domain::Client,
+    (client, event): (&domain::Client, &store::NewEvent),
     audit: &store::Audit,
     response: StoredResponse,
     now: chrono::DateTime<Utc>,
 ) -> Result<(StoredResponse, bool), ApiError> {
     match store.claim_idempotency_key(key, now).await? {
-        Claim::Claimed => match store.insert(client, audit, Some((key, &response))).await {
+        Claim::Claimed => match store.insert(client, event, audit, Some((key, &response))).await {
             Ok(()) => Ok((response, false)),
             Err(error) => {
                 // Free the key so that a retry runs anew; if even that fails, the claim is

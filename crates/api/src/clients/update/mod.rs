@@ -12,6 +12,7 @@ use super::{respond, ClientWithPerson};
 use crate::auth::Caller;
 use crate::body::{read_object, Body};
 use crate::etag::{self, IfMatch};
+use crate::events;
 use crate::members::Refusals;
 use crate::problem::{ApiError, ErrorCode, Problem};
 
@@ -85,28 +86,39 @@ pub async fn update_person(
     let refused = refusals.into_sorted();
     let if_match = IfMatch::from_headers(req.headers());
     let audit = caller.audit(&req);
+    let announced = audit.clone();
+    let announce = move |plan: &domain::UpdatePlan| {
+        let changes = domain::history::update_changes(&plan.changes);
+        events::announce(events::UPDATED, &plan.client, &changes, &announced)
+    };
     let outcome = store
-        .update(caller.scope(), id, &audit, move |current| {
-            if !if_match.allows(current.version) {
-                return Err(ApiError {
-                    etag: Some(etag::of(current.version)),
-                    ..ApiError::new(
-                        ErrorCode::VersionMismatch,
-                        format!(
-                            "If-Match does not match the client's current version {}.",
-                            etag::of(current.version)
-                        ),
-                    )
-                });
-            }
-            match domain::plan(current, patch.clone(), Utc::now()) {
-                Ok(plan) if refused.is_empty() => Ok(plan),
-                outcome => Err(ApiError::validation(in_member_order(
-                    refused.clone(),
-                    outcome.err().unwrap_or_default(),
-                ))),
-            }
-        })
+        .update(
+            caller.scope(),
+            id,
+            &audit,
+            move |current| {
+                if !if_match.allows(current.version) {
+                    return Err(ApiError {
+                        etag: Some(etag::of(current.version)),
+                        ..ApiError::new(
+                            ErrorCode::VersionMismatch,
+                            format!(
+                                "If-Match does not match the client's current version {}.",
+                                etag::of(current.version)
+                            ),
+                        )
+                    });
+                }
+                match domain::plan(current, patch.clone(), Utc::now()) {
+                    Ok(plan) if refused.is_empty() => Ok(plan),
+                    outcome => Err(ApiError::validation(in_member_order(
+                        refused.clone(),
+                        outcome.err().unwrap_or_default(),
+                    ))),
+                }
+            },
+            announce,
+        )
         .await;
     match outcome {
         Ok(plan) => Ok(respond(HttpResponse::Ok(), plan.client)),

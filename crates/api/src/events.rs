@@ -1,0 +1,221 @@
+//! Events (contract section 7): what each change announces to partners, written with the change,
+//! and `GET /api/v1/events`, the feed that reads them in a stable order.
+
+use actix_web::http::header;
+use actix_web::web;
+use actix_web::{get, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use domain::history::Change;
+use domain::Client;
+use serde::{Deserialize, Serialize};
+use store::{Audit, NewEvent, Store};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::clients::{Actor, ClientWithPerson, FieldChangeOut};
+use crate::problem::{ApiError, Location, ParameterCode, Problem, Refusal};
+use crate::query::{param, Param, ParamValue, Query};
+
+/// A client was registered (version 1).
+pub const REGISTERED: &str = "client.registered";
+/// A client really changed (a no-op update announces nothing).
+pub const UPDATED: &str = "client.updated";
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(list_events);
+}
+
+/// One change of a client, as the feed carries it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Event, example = json!({
+    "id": "01a2f0c4-5b6e-7d8f-9a0b-1c2d3e4f5a6b", "type": "client.updated",
+    "created_at": "2026-11-24T10:20:00.000001Z", "organization_id": 1,
+    "data": {
+        "client_id": "0193a5b2-7c1e-7d3a-9f10-2b6c1d7e8f90", "version": 2,
+        "changes": [{"field": "city", "old": "Paris", "new": "Lyon"}],
+        "actor": {"key_id": "0193a5b2-0000-7000-8000-000000000001", "name": "crm-sync"},
+        "request_id": "0193a5b2-7c1e-7d3a-9f10-2b6c1d7e8f91",
+        "client": {
+            "address": "1 Rue de Rivoli", "birth_country": "GBR", "blocked": false, "city": "Lyon",
+            "country_code": "FRA", "country_of_tax_residence": "FRA",
+            "created_at": "2026-11-24T10:15:30.123456Z", "date_of_birth": "1990-04-21",
+            "email": "ada@example.com", "first_name": "Ada", "gender": "female",
+            "id": "0193a5b2-7c1e-7d3a-9f10-2b6c1d7e8f90", "is_blacklisted": false,
+            "kyc_level": "FULL_KYC", "kyc_status": "NOT_STARTED", "last_name": "Lovelace",
+            "nationality": "GBR", "organization_id": 1, "postcode": "75001", "risk_level": "Low",
+            "updated_at": "2026-11-24T10:20:00.000001Z", "blacklisted_comment": null,
+            "external_client_code": "CRM-000042", "kyc_note": null, "middle_name": null,
+            "mobile_phone_number": "+33612345678", "planned_expenditure": null,
+            "planned_income": "50000-75000 EUR", "second_email": null,
+            "second_mobile_phone_number": null, "state_province": null
+        }
+    }
+}))]
+pub struct EventOut {
+    /// The event's id (UUID); unique, and what `after` takes.
+    pub id: Uuid,
+    /// What happened: `client.registered` or `client.updated`.
+    #[serde(rename = "type")]
+    #[schema(example = "client.updated")]
+    pub kind: String,
+    /// When: the client's `updated_at` at this version (RFC 3339, UTC).
+    #[serde(serialize_with = "crate::timestamp::micros")]
+    pub created_at: DateTime<Utc>,
+    /// The organization of the client.
+    #[schema(format = Int32)]
+    pub organization_id: i32,
+    pub data: EventData,
+}
+
+/// What an event says about its change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventData {
+    /// The client that changed.
+    pub client_id: Uuid,
+    /// The client's version after the change: its new `ETag`, without quotes.
+    pub version: i64,
+    /// The fields that changed, with their values before and after, as in the history.
+    pub changes: Vec<FieldChangeOut>,
+    pub actor: Actor,
+    /// The `X-Request-Id` of the request that made the change.
+    pub request_id: Option<String>,
+    /// The whole client after the change.
+    pub client: ClientWithPerson,
+}
+
+/// The event of a change of `client` (its state after the change), with the changes its history
+/// entry records; written by the store with the change.
+pub fn announce(
+    kind: &'static str,
+    client: &Client,
+    changes: &[Change],
+    audit: &Audit,
+) -> NewEvent {
+    let id = Uuid::now_v7();
+    let event = EventOut {
+        id,
+        kind: kind.to_owned(),
+        created_at: client.updated_at,
+        organization_id: client.organization_id,
+        data: EventData {
+            client_id: client.id,
+            version: client.version,
+            changes: changes.iter().map(FieldChangeOut::from).collect(),
+            actor: Actor {
+                key_id: audit.actor_key_id.clone(),
+                name: audit.actor_name.clone(),
+            },
+            request_id: audit.request_id.clone(),
+            client: ClientWithPerson::from(client.clone()),
+        },
+    };
+    NewEvent {
+        id,
+        kind,
+        // Plain data (strings, numbers, booleans): its encoding cannot fail.
+        body: serde_json::to_string(&event).unwrap_or_default(),
+    }
+}
+
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 1000;
+
+/// How many events a page holds: 1 to [`MAX_LIMIT`].
+#[derive(Debug, Clone, Copy)]
+pub struct FeedLimit(i64);
+
+impl ParamValue for FeedLimit {
+    fn parse(raw: &str) -> Result<Self, String> {
+        raw.parse()
+            .ok()
+            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+            .map(FeedLimit)
+            .ok_or_else(|| format!("an integer from 1 to {MAX_LIMIT}"))
+    }
+}
+
+/// An event id.
+impl ParamValue for Uuid {
+    fn parse(raw: &str) -> Result<Self, String> {
+        Uuid::try_parse(raw).map_err(|_| "an event id (a UUID)".to_owned())
+    }
+}
+
+/// Where the feed resumes, and how much it returns.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedParams {
+    /// The id of the last event you read: the page starts right after it. Without it, the feed
+    /// starts at the oldest event.
+    #[param(value_type = Option<Uuid>)]
+    after: Param<Uuid>,
+    /// How many events to return, 1 to 1000.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000, default = 100)]
+    limit: Param<FeedLimit>,
+}
+
+/// List events
+///
+/// Every change of your organization's clients (with an admin key: of every organization), one
+/// event per history entry, oldest first, as a bare JSON array. An event is written in the same
+/// transaction as its change: a change that committed always has its event, and a failed or
+/// no-op request has none.
+///
+/// The order is stable: an event never appears before one already served, even when concurrent
+/// changes commit out of order, so reading page by page with `after` set to the last id you saw,
+/// now or later, yields exactly what one full read yields. A client's events come in version
+/// order. While more events remain, the `Link` header has the next page (`rel="next"`).
+#[utoipa::path(
+    operation_id = "listEvents",
+    tag = "Events",
+    params(FeedParams),
+    responses(
+        (status = 200, description = "A page of events, oldest first", body = Vec<EventOut>,
+            headers(("Link" = String, description = "`<...>; rel=\"next\"` while more events remain"))),
+        (status = 400, description = "A bad or unknown query parameter, or an `after` that is not an event you can see (`invalid_parameter`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/events")]
+pub async fn list_events(
+    caller: Caller,
+    req: HttpRequest,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let mut query = Query::parse(&req)?;
+    let params: FeedParams = query.read();
+    let after = param!(query, params.after);
+    let limit = param!(query, params.limit).map_or(DEFAULT_LIMIT, |l| l.0);
+    query.finish()?;
+    let Some((events, more)) = store.events(caller.scope(), after, limit).await? else {
+        return Err(ApiError::invalid_parameters(vec![Refusal {
+            at: Location::Query("after".to_owned()),
+            code: ParameterCode::InvalidValue.as_str(),
+            message: "is not an event of your feed".to_owned(),
+        }]));
+    };
+    let mut response = HttpResponse::Ok();
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    if let (true, Some(last)) = (more, events.last()) {
+        let next = [("after", last.id.to_string()), ("limit", limit.to_string())];
+        let query = serde_urlencoded::to_string(next).unwrap_or_default();
+        response.insert_header((
+            header::LINK,
+            format!("<{}?{query}>; rel=\"next\"", req.path()),
+        ));
+    }
+    // The events are stored as the API shows them: the page is their concatenation.
+    let mut body =
+        String::with_capacity(events.iter().map(|e| e.body.len() + 1).sum::<usize>() + 2);
+    body.push('[');
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&event.body);
+    }
+    body.push(']');
+    Ok(response.content_type("application/json").body(body))
+}
