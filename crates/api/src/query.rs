@@ -4,7 +4,7 @@
 //! ignored, and every one is reported at once. Paginated lists get a `Link` to the next page.
 
 use actix_web::HttpRequest;
-use domain::{KycStatus, RiskLevel, Value};
+use domain::{KycStatus, RiskLevel};
 use serde::de::{DeserializeOwned, Deserializer};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
@@ -42,11 +42,12 @@ impl ParamValue for i32 {
     }
 }
 
+/// Enumerations by their exact spellings (a query parameter is not trimmed).
 macro_rules! enum_params {
     ($($ty:ty),+) => {$(
         impl ParamValue for $ty {
             fn parse(raw: &str) -> Result<Self, String> {
-                <$ty as Value>::parse(raw).map_err(|_| format!("one of {}", <$ty>::expected()))
+                raw.parse().map_err(|_| format!("one of {}", <$ty>::expected()))
             }
         }
     )+};
@@ -82,14 +83,23 @@ impl ParamValue for Offset {
     }
 }
 
-/// One query parameter, read without failing: absent, a value, or what it must be.
+/// One query parameter, read without failing: absent, a value, or why it was refused (what it
+/// must be).
 #[derive(Debug)]
 pub struct Param<T>(Option<Result<T, String>>);
 
 impl<'de, T: ParamValue> Deserialize<'de> for Param<T> {
+    /// [`Query::read`] gives a parameter's one value as a string, or all its values as an array
+    /// when it was given more than once.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Option::<String>::deserialize(deserializer)?;
-        Ok(Param(raw.map(|raw| T::parse(&raw))))
+        Ok(Param(Option::<Json>::deserialize(deserializer)?.map(
+            |given| match given {
+                Json::String(raw) => {
+                    T::parse(&raw).map_err(|expected| format!("must be {expected}"))
+                }
+                _ => Err("must be given at most once".to_owned()),
+            },
+        )))
     }
 }
 
@@ -115,29 +125,24 @@ impl Query {
         })
     }
 
-    /// Takes the parameters `T` has out of the query; one given twice is refused.
+    /// Takes the parameters `T` has out of the query (one given twice is refused, in its turn).
     pub fn read<T: DeserializeOwned>(&mut self) -> T {
         let names = fields_of::<T>();
         let mut given = Map::new();
         for &name in names {
-            let values: Vec<String> = self
+            let mut values: Vec<Json> = self
                 .pairs
                 .iter()
                 .filter(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| Json::String(v.clone()))
                 .collect();
             self.pairs.retain(|(n, _)| n != name);
-            match <[String; 1]>::try_from(values) {
-                Ok([value]) => {
-                    given.insert(name.to_owned(), Json::String(value));
-                }
-                Err(values) if values.is_empty() => {}
-                Err(_) => self.errors.push(refusal(
-                    name,
-                    ParameterCode::InvalidValue,
-                    "must be given at most once",
-                )),
-            }
+            let value = match values.len() {
+                0 => continue,
+                1 => values.remove(0),
+                _ => Json::Array(values),
+            };
+            given.insert(name.to_owned(), value);
         }
         // Every field of `T` is a `Param`, which reads any text: this cannot fail.
         serde_json::from_value(Json::Object(given))
@@ -148,12 +153,9 @@ impl Query {
     pub fn value<T>(&mut self, name: &str, param: Param<T>) -> Option<T> {
         match param.0? {
             Ok(value) => Some(value),
-            Err(expected) => {
-                self.errors.push(refusal(
-                    name,
-                    ParameterCode::InvalidValue,
-                    format!("must be {expected}"),
-                ));
+            Err(message) => {
+                self.errors
+                    .push(refusal(name, ParameterCode::InvalidValue, message));
                 None
             }
         }

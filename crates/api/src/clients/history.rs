@@ -69,8 +69,22 @@ impl From<&domain::history::Change> for FieldChangeOut {
     }
 }
 
+/// Registrations recorded before the history kept integers as integers hold `organization_id` as
+/// a string (`"1"`). The history is never rewritten (the database refuses it), so such a value is
+/// shown as the integer the API shows everywhere else.
+fn as_the_api_shows_it(mut change: FieldChangeOut) -> FieldChangeOut {
+    if change.field == "organization_id" {
+        if let Some(id) = change.new.as_str().and_then(|s| s.parse::<i64>().ok()) {
+            change.new = serde_json::Value::from(id);
+        }
+    }
+    change
+}
+
 fn to_out(entry: HistoryEntry) -> Result<HistoryEntryOut, ApiError> {
-    let changes = serde_json::from_str(&entry.changes).map_err(ApiError::internal)?;
+    let changes: Vec<FieldChangeOut> =
+        serde_json::from_str(&entry.changes).map_err(ApiError::internal)?;
+    let changes = changes.into_iter().map(as_the_api_shows_it).collect();
     Ok(HistoryEntryOut {
         version: entry.version,
         recorded_at: entry.recorded_at,

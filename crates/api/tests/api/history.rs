@@ -54,6 +54,27 @@ async fn registration_is_version_1_of_the_history(app: TestApp) {
     );
 }
 
+/// Registrations recorded before integers were kept as integers hold `organization_id` as `"1"`;
+/// the history is never rewritten, and shows it as the API does.
+async fn an_organization_id_recorded_as_text_is_shown_as_the_integer(app: TestApp) {
+    let client = app.registered().await;
+    let id = id_of(&client);
+    let mut sql = crate::helpers::Sql::connect(&app).await;
+    sql.execute(&format!(
+        "INSERT INTO client_history (client_id, version, organization_id, recorded_at, \
+         actor_key_id, actor_name, request_id, changes) \
+         SELECT client_id, 2, organization_id, recorded_at, actor_key_id, actor_name, request_id, \
+         '[{{\"field\":\"organization_id\",\"old\":null,\"new\":\"1\"}}]' \
+         FROM client_history WHERE version = 1 AND client_id = (SELECT id FROM clients WHERE email = '{}')",
+        client["email"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+    let history = app.history(&id, "").await.expect(StatusCode::OK).body;
+    assert_eq!(history[0]["version"], 2);
+    assert_eq!(history[0]["changes"][0]["new"], 1);
+}
+
 async fn each_real_update_adds_one_entry_with_old_and_new_values(app: TestApp) {
     let client = app.registered().await;
     let id = id_of(&client);
@@ -194,6 +215,7 @@ async fn history_entries_cannot_be_rewritten_even_in_the_database(app: TestApp) 
 
 crate::on_both_backends!(
     registration_is_version_1_of_the_history,
+    an_organization_id_recorded_as_text_is_shown_as_the_integer,
     each_real_update_adds_one_entry_with_old_and_new_values,
     noop_and_rejected_updates_add_no_entry,
     history_pages_follow_the_link_header_to_the_end,

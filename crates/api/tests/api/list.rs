@@ -140,6 +140,18 @@ async fn bad_list_parameters_are_all_named_in_one_400(app: TestApp) {
     app.list("?limit=1&limit=2")
         .await
         .problem(StatusCode::BAD_REQUEST, "invalid_parameter");
+    // A repeated parameter is named in its turn; enumerations take their exact spelling.
+    let body = app
+        .list("?limit=0&offset=1&offset=2&kyc_status=%20VALIDATED&risk_level=Low+")
+        .await
+        .problem(StatusCode::BAD_REQUEST, "invalid_parameter");
+    let named: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["parameter"].as_str().unwrap())
+        .collect();
+    assert_eq!(named, ["limit", "offset", "kyc_status", "risk_level"]);
 }
 
 crate::on_both_backends!(
