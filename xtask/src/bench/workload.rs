@@ -173,7 +173,8 @@ const COLUMNS: &str = "id, organization_id, version, created_at, updated_at, kyc
 /// parameters (see BENCHMARKS.md for how they were read off the server). A PUT is the client's
 /// read, then ONE statement that writes every updatable column (the changed ones with new
 /// values, the others as read; nullable ones as themselves, the same work for PostgreSQL) if
-/// the version is still the one read, and inserts the history entry from its `RETURNING`. The
+/// the version is still the one read, and inserts the event (a body of the size the server
+/// renders, about 1.6 kB) and the history entry from its `RETURNING`. The
 /// random client comes from `bench_ids` inside the read, so the pick costs no round trip.
 /// (pgbench takes `:name` for a variable even inside a string: the JSON's `"old": null` keeps
 /// its space.)
@@ -187,7 +188,7 @@ pub fn pgbench_scripts(work: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
 \set r random(1, 1000000000)
 \set postcode random(1000, 99999)
 SELECT {COLUMNS} FROM clients WHERE id = {client} \gset c_
-WITH updated AS (UPDATE clients SET address = :c_address, blacklisted_comment = blacklisted_comment, blocked = :c_blocked, city = 'Lyon', country_code = :c_country_code, email = :c_email, is_blacklisted = :c_is_blacklisted, kyc_note = 'reviewed ' || :r::text, mobile_phone_number = mobile_phone_number, planned_expenditure = planned_expenditure, planned_income = planned_income, postcode = :postcode, risk_level = :c_risk_level, second_email = second_email, second_mobile_phone_number = second_mobile_phone_number, state_province = state_province, version = :c_version + 1, updated_at = now() WHERE id = :c_id AND version = :c_version RETURNING id, version, organization_id, updated_at) INSERT INTO client_history (client_id, version, organization_id, recorded_at, actor_key_id, actor_name, request_id, changes) SELECT id, version, organization_id, updated_at, :key_id::text, 'bench', 'bench-' || :r::text, '[{{"field":"city","old":"Paris","new":"Lyon"}},{{"field":"postcode","old":"75001","new":"' || :postcode::text || '"}},{{"field":"kyc_note","old": null,"new":"reviewed ' || :r::text || '"}}]' FROM updated;
+WITH updated AS (UPDATE clients SET address = :c_address, blacklisted_comment = blacklisted_comment, blocked = :c_blocked, city = 'Lyon', country_code = :c_country_code, email = :c_email, is_blacklisted = :c_is_blacklisted, kyc_note = 'reviewed ' || :r::text, mobile_phone_number = mobile_phone_number, planned_expenditure = planned_expenditure, planned_income = planned_income, postcode = :postcode, risk_level = :c_risk_level, second_email = second_email, second_mobile_phone_number = second_mobile_phone_number, state_province = state_province, version = :c_version + 1, updated_at = now() WHERE id = :c_id AND version = :c_version RETURNING id, version, organization_id, updated_at), event AS (INSERT INTO events (id, organization_id, client_id, version, type, created_at, body) SELECT gen_random_uuid(), organization_id, id, version, 'client.updated', updated_at, repeat('e', 1600) FROM updated) INSERT INTO client_history (client_id, version, organization_id, recorded_at, actor_key_id, actor_name, request_id, changes) SELECT id, version, organization_id, updated_at, :key_id::text, 'bench', 'bench-' || :r::text, '[{{"field":"city","old":"Paris","new":"Lyon"}},{{"field":"postcode","old":"75001","new":"' || :postcode::text || '"}},{{"field":"kyc_note","old": null,"new":"reviewed ' || :r::text || '"}}]' FROM updated;
 "#
         ),
     )?;
