@@ -175,16 +175,11 @@ async fn history_of_an_unknown_client_is_404_and_bad_parameters_are_400(app: Tes
         .await
         .problem(StatusCode::NOT_FOUND, "not_found");
     let client = app.registered().await;
-    let body = app
+    let named = app
         .history(&id_of(&client), "?limit=0&offset=-1&page=2")
         .await
-        .problem(StatusCode::BAD_REQUEST, "invalid_parameter");
-    let named: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["parameter"].as_str().unwrap())
-        .collect();
+        .parameter_errors();
+    let named: Vec<&str> = named.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(named, ["limit", "offset", "page"]);
 }
 

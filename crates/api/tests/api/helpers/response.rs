@@ -59,6 +59,23 @@ impl Response {
         body
     }
 
+    /// The `(parameter, code)` pairs of an `invalid_parameter` problem.
+    #[track_caller]
+    pub fn parameter_errors(self) -> Vec<(String, String)> {
+        let body = self.problem(StatusCode::BAD_REQUEST, "invalid_parameter");
+        body["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| {
+                (
+                    e["parameter"].as_str().unwrap().to_owned(),
+                    e["code"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
     /// The `(pointer, code)` pairs of a validation problem.
     #[track_caller]
     pub fn field_errors(self) -> Vec<(String, String)> {
