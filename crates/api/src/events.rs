@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::clients::{Actor, ClientWithPerson, FieldChangeOut};
-use crate::problem::{ApiError, Location, ParameterCode, Problem, Refusal};
-use crate::query::{param, Param, ParamValue, Query};
+use crate::problem::{ApiError, Problem};
+use crate::query::{invalid_parameter, next_link, param, Param, ParamValue, Query, Ranged};
 
 /// A client was registered (version 1).
 pub const REGISTERED: &str = "client.registered";
@@ -114,27 +114,14 @@ pub fn announce(
     NewEvent {
         id,
         kind,
-        // Plain data (strings, numbers, booleans): its encoding cannot fail.
-        body: serde_json::to_string(&event).unwrap_or_default(),
+        // Plain data (strings, numbers, booleans, no maps with non-string keys): serde_json
+        // cannot fail on it.
+        body: serde_json::to_string(&event).expect("an event encodes as JSON"),
     }
 }
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
-
-/// How many events a page holds: 1 to [`MAX_LIMIT`].
-#[derive(Debug, Clone, Copy)]
-pub struct FeedLimit(i64);
-
-impl ParamValue for FeedLimit {
-    fn parse(raw: &str) -> Result<Self, String> {
-        raw.parse()
-            .ok()
-            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .map(FeedLimit)
-            .ok_or_else(|| format!("an integer from 1 to {MAX_LIMIT}"))
-    }
-}
 
 /// An event id.
 impl ParamValue for Uuid {
@@ -153,7 +140,7 @@ pub struct FeedParams {
     after: Param<Uuid>,
     /// How many events to return, 1 to 1000.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 1000, default = 100)]
-    limit: Param<FeedLimit>,
+    limit: Param<Ranged<1, MAX_LIMIT>>,
 }
 
 /// List events
@@ -190,21 +177,13 @@ pub async fn list_events(
     let limit = param!(query, params.limit).map_or(DEFAULT_LIMIT, |l| l.0);
     query.finish()?;
     let Some((events, more)) = store.events(caller.scope(), after, limit).await? else {
-        return Err(ApiError::invalid_parameters(vec![Refusal {
-            at: Location::Query("after".to_owned()),
-            code: ParameterCode::InvalidValue.as_str(),
-            message: "is not an event of your feed".to_owned(),
-        }]));
+        return Err(invalid_parameter("after", "is not an event of your feed"));
     };
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     if let (true, Some(last)) = (more, events.last()) {
         let next = [("after", last.id.to_string()), ("limit", limit.to_string())];
-        let query = serde_urlencoded::to_string(next).unwrap_or_default();
-        response.insert_header((
-            header::LINK,
-            format!("<{}?{query}>; rel=\"next\"", req.path()),
-        ));
+        response.insert_header((header::LINK, next_link(req.path(), &next)));
     }
     // The events are stored as the API shows them: the page is their concatenation.
     let mut body =

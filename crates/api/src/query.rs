@@ -55,31 +55,20 @@ macro_rules! enum_params {
 
 enum_params!(KycStatus, RiskLevel);
 
-/// How many items a page holds: 1 to [`MAX_LIMIT`].
+/// An integer parameter within `MIN..=MAX` (page sizes, offsets).
 #[derive(Debug, Clone, Copy)]
-pub struct Limit(i64);
+pub struct Ranged<const MIN: i64, const MAX: i64>(pub i64);
 
-impl ParamValue for Limit {
+impl<const MIN: i64, const MAX: i64> ParamValue for Ranged<MIN, MAX> {
     fn parse(raw: &str) -> Result<Self, String> {
         raw.parse()
             .ok()
-            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .map(Limit)
-            .ok_or_else(|| format!("an integer from 1 to {MAX_LIMIT}"))
-    }
-}
-
-/// How many items to skip: 0 or more.
-#[derive(Debug, Clone, Copy)]
-pub struct Offset(i64);
-
-impl ParamValue for Offset {
-    fn parse(raw: &str) -> Result<Self, String> {
-        raw.parse()
-            .ok()
-            .filter(|offset| *offset >= 0)
-            .map(Offset)
-            .ok_or_else(|| "an integer, 0 or more".to_owned())
+            .filter(|n| (MIN..=MAX).contains(n))
+            .map(Ranged)
+            .ok_or_else(|| match MAX {
+                i64::MAX => format!("an integer, {MIN} or more"),
+                _ => format!("an integer from {MIN} to {MAX}"),
+            })
     }
 }
 
@@ -101,6 +90,18 @@ impl<'de, T: ParamValue> Deserialize<'de> for Param<T> {
             },
         )))
     }
+}
+
+/// `400 invalid_parameter` for one parameter whose value the request's state rules out (a cursor
+/// that is not one, say).
+pub fn invalid_parameter(name: &str, message: &str) -> ApiError {
+    ApiError::invalid_parameters(vec![refusal(name, ParameterCode::InvalidValue, message)])
+}
+
+/// `Link: <path?query>; rel="next"`, the next page of a list.
+pub fn next_link(path: &str, query: &[(&str, String)]) -> String {
+    let query = serde_urlencoded::to_string(query).unwrap_or_default();
+    format!("<{path}?{query}>; rel=\"next\"")
 }
 
 /// The query string of a request, read strictly.
@@ -192,10 +193,10 @@ pub(crate) use param;
 pub struct PageParams {
     /// How many items to return, 1 to 200.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
-    limit: Param<Limit>,
+    limit: Param<Ranged<1, MAX_LIMIT>>,
     /// How many items to skip.
     #[param(value_type = Option<i64>, minimum = 0, default = 0)]
-    offset: Param<Offset>,
+    offset: Param<Ranged<0, { i64::MAX }>>,
 }
 
 impl PageParams {
@@ -222,7 +223,6 @@ impl Page {
         let mut pairs: Vec<(&str, String)> = filters.to_vec();
         pairs.push(("limit", self.limit.to_string()));
         pairs.push(("offset", (self.offset + self.limit).to_string()));
-        let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-        format!("<{path}?{query}>; rel=\"next\"")
+        next_link(path, &pairs)
     }
 }

@@ -160,11 +160,6 @@ impl UpdatePlan {
     pub fn is_noop(&self) -> bool {
         self.changes.is_empty()
     }
-
-    /// Whether the update really changes `field`.
-    pub fn changed(&self, field: UpdateField) -> bool {
-        self.changes.iter().any(|c| c.field == field)
-    }
 }
 
 /// The value of an update field on a client.

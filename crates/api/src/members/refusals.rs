@@ -8,7 +8,7 @@ use super::{Field, PatchField};
 /// Collects the field errors of a body in the order the contract gives them: problems with a
 /// member's presence or JSON type first, in member order, then the value rules in the order the
 /// body declares its fields.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Refusals {
     members: Vec<FieldError>,
     values: Vec<FieldError>,
@@ -64,11 +64,17 @@ impl Refusals {
         })
     }
 
-    /// Every error in member order.
-    pub fn into_sorted(self) -> Vec<FieldError> {
+    /// An update's errors, these and the domain's alike, in member order; then
+    /// `blacklisted_comment_required`, which is about two members.
+    pub fn with_domain_rules(self, domain: Vec<FieldError>) -> Vec<FieldError> {
+        let (rules, fields): (Vec<FieldError>, Vec<FieldError>) = domain
+            .into_iter()
+            .partition(|e| e.code == FieldCode::BlacklistCommentRequired);
         let mut errors = self.members;
         errors.extend(self.values);
+        errors.extend(fields);
         errors.sort_by(|a, b| a.field.cmp(&b.field));
+        errors.extend(rules);
         errors
     }
 

@@ -4,7 +4,6 @@
 use actix_web::web::{self, Path};
 use actix_web::{put, HttpRequest, HttpResponse};
 use chrono::Utc;
-use domain::{FieldCode, FieldError};
 use store::{Store, UpdateError};
 use uuid::Uuid;
 
@@ -20,19 +19,6 @@ mod body;
 
 use body::stranger;
 pub use body::UpdatePersonIn;
-
-/// An update's errors as the contract orders them: every member's, the body's and the domain's
-/// alike, in member order; then `blacklisted_comment_required`, which is about two members.
-fn in_member_order(refused: Vec<FieldError>, domain: Vec<FieldError>) -> Vec<FieldError> {
-    let (rules, fields): (Vec<FieldError>, Vec<FieldError>) = domain
-        .into_iter()
-        .partition(|e| e.code == FieldCode::BlacklistCommentRequired);
-    let mut errors = refused;
-    errors.extend(fields);
-    errors.sort_by(|a, b| a.field.cmp(&b.field));
-    errors.extend(rules);
-    errors
-}
 
 /// Update Customer Information
 ///
@@ -83,7 +69,7 @@ pub async fn update_person(
     refusals.extend(strangers);
     let patch = input.into_patch(&mut refusals);
     // Reported once the client is known to exist and `If-Match` holds, with the domain's own.
-    let refused = refusals.into_sorted();
+    let refused = refusals;
     let if_match = IfMatch::from_headers(req.headers());
     let audit = caller.audit(&req);
     let announced = audit.clone();
@@ -111,10 +97,11 @@ pub async fn update_person(
                 }
                 match domain::plan(current, patch.clone(), Utc::now()) {
                     Ok(plan) if refused.is_empty() => Ok(plan),
-                    outcome => Err(ApiError::validation(in_member_order(
-                        refused.clone(),
-                        outcome.err().unwrap_or_default(),
-                    ))),
+                    outcome => Err(ApiError::validation(
+                        refused
+                            .clone()
+                            .with_domain_rules(outcome.err().unwrap_or_default()),
+                    )),
                 }
             },
             announce,
