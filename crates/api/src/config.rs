@@ -65,6 +65,57 @@ pub struct Config {
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Deliver webhooks to any URL, `http` and private addresses included. For local development
+    /// and tests only: in production, only `https` URLs of public addresses are accepted.
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_URLS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private_urls: bool,
+
+    /// The key that encrypts webhook signing secrets at rest: base64 of 32 bytes. When unset, it
+    /// is read from `WEBHOOK_SECRETS_KEY_FILE` (created on first use).
+    #[arg(long, env = "WEBHOOK_SECRETS_KEY", hide_env_values = true)]
+    pub webhook_secrets_key: Option<String>,
+
+    /// Where the key that encrypts webhook signing secrets is kept when `WEBHOOK_SECRETS_KEY` is
+    /// not set; created (mode 0600) on first use. Every instance on one database needs the same key.
+    #[arg(
+        long,
+        env = "WEBHOOK_SECRETS_KEY_FILE",
+        default_value = "data/webhook-secrets.key"
+    )]
+    pub webhook_secrets_key_file: std::path::PathBuf,
+
+    /// How long an endpoint has to answer a delivery, in milliseconds; then the attempt failed.
+    #[arg(long, env = "WEBHOOK_TIMEOUT_MS", default_value_t = 15000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub webhook_timeout_ms: u64,
+
+    /// The delay before the first retry of a failed delivery, in milliseconds; each later one
+    /// doubles, up to `WEBHOOK_RETRY_MAX_MS` (each drawn between half and all of that, jitter).
+    #[arg(long, env = "WEBHOOK_RETRY_FIRST_MS", default_value_t = 8000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_retry_first_ms: u64,
+
+    /// The longest delay between two attempts, in milliseconds.
+    #[arg(long, env = "WEBHOOK_RETRY_MAX_MS", default_value_t = 3_600_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_retry_max_ms: u64,
+
+    /// How long a delivery is retried, from its first attempt, in milliseconds; the first attempt
+    /// that fails after that gives it up (`failed`).
+    #[arg(long, env = "WEBHOOK_GIVE_UP_AFTER_MS", default_value_t = 86_400_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_give_up_after_ms: u64,
+
+    /// Deliveries in flight at once, per instance.
+    #[arg(long, env = "WEBHOOK_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub webhook_concurrency: u32,
+
+    /// Deliveries in flight at once to one endpoint, every instance together: a slow endpoint
+    /// holds at most this many.
+    #[arg(long, env = "WEBHOOK_PER_ENDPOINT", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub webhook_per_endpoint: u32,
+
+    /// How often idle delivery workers look for due deliveries, in milliseconds (changes made
+    /// through this instance wake them at once).
+    #[arg(long, env = "WEBHOOK_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub webhook_poll_ms: u64,
+
     /// Without a command, the server runs.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -120,6 +171,19 @@ impl Config {
             pool_size: self.db_pool_size,
             acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
             statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
+        }
+    }
+
+    pub fn delivery_settings(&self) -> crate::webhooks::Settings {
+        crate::webhooks::Settings {
+            allow_private: self.webhook_allow_private_urls,
+            timeout: Duration::from_millis(self.webhook_timeout_ms),
+            retry_first: Duration::from_millis(self.webhook_retry_first_ms),
+            retry_max: Duration::from_millis(self.webhook_retry_max_ms),
+            give_up_after: Duration::from_millis(self.webhook_give_up_after_ms),
+            concurrency: usize::try_from(self.webhook_concurrency).unwrap_or(usize::MAX),
+            per_endpoint: usize::try_from(self.webhook_per_endpoint).unwrap_or(usize::MAX),
+            poll: Duration::from_millis(self.webhook_poll_ms),
         }
     }
 

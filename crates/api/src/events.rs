@@ -18,10 +18,40 @@ use crate::clients::{Actor, ClientWithPerson, FieldChangeOut};
 use crate::problem::{ApiError, Problem};
 use crate::query::{invalid_parameter, next_link, param, Param, ParamValue, Query, Ranged};
 
-/// A client was registered (version 1).
-pub const REGISTERED: &str = "client.registered";
-/// A client really changed (a no-op update announces nothing).
-pub const UPDATED: &str = "client.updated";
+/// What an event says happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum EventType {
+    /// A client was registered (version 1).
+    #[serde(rename = "client.registered")]
+    Registered,
+    /// A client really changed (a no-op update announces nothing).
+    #[serde(rename = "client.updated")]
+    Updated,
+}
+
+impl EventType {
+    /// Every type, in the order the documentation lists them.
+    pub const ALL: [EventType; 2] = [EventType::Registered, EventType::Updated];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Registered => "client.registered",
+            EventType::Updated => "client.updated",
+        }
+    }
+
+    /// The type's bit in a webhook endpoint's stored mask. Stored: never renumber.
+    pub fn bit(self) -> i32 {
+        match self {
+            EventType::Registered => 1,
+            EventType::Updated => 1 << 1,
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_events);
@@ -56,10 +86,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
 pub struct EventOut {
     /// The event's id (UUID); unique, and what `after` takes.
     pub id: Uuid,
-    /// What happened: `client.registered` or `client.updated`.
+    /// What happened.
     #[serde(rename = "type")]
-    #[schema(example = "client.updated")]
-    pub kind: String,
+    pub kind: EventType,
     /// When: the client's `updated_at` at this version (RFC 3339, UTC).
     #[serde(serialize_with = "crate::timestamp::micros")]
     pub created_at: DateTime<Utc>,
@@ -87,16 +116,11 @@ pub struct EventData {
 
 /// The event of a change of `client` (its state after the change), with the changes its history
 /// entry records; written by the store with the change.
-pub fn announce(
-    kind: &'static str,
-    client: &Client,
-    changes: &[Change],
-    audit: &Audit,
-) -> NewEvent {
+pub fn announce(kind: EventType, client: &Client, changes: &[Change], audit: &Audit) -> NewEvent {
     let id = Uuid::now_v7();
     let event = EventOut {
         id,
-        kind: kind.to_owned(),
+        kind,
         created_at: client.updated_at,
         organization_id: client.organization_id,
         data: EventData {
@@ -113,7 +137,8 @@ pub fn announce(
     };
     NewEvent {
         id,
-        kind,
+        kind: kind.as_str(),
+        type_bit: kind.bit(),
         // Plain data (strings, numbers, booleans, no maps with non-string keys): serde_json
         // cannot fail on it.
         body: serde_json::to_string(&event).expect("an event encodes as JSON"),

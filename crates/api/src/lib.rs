@@ -25,6 +25,7 @@ pub mod query;
 pub mod startup;
 pub mod telemetry;
 pub mod timestamp;
+pub mod webhooks;
 
 pub use config::Config;
 pub use startup::Application;

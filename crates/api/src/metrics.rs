@@ -1,13 +1,14 @@
 //! `GET /metrics`: Prometheus text exposition of request counts and latencies by route template,
 //! the database connection pool, and the process (CPU, memory, file descriptors).
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpResponse};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use store::Store;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -31,6 +32,10 @@ pub struct Metrics {
     pool_max: IntGauge,
     pool_waiting: IntGauge,
     statements_prepared: IntCounter,
+    webhook_deliveries: IntCounterVec,
+    webhook_backlog_age: GaugeVec,
+    /// The oldest undelivered event of each endpoint, as the delivery worker last read it.
+    webhook_backlog: Mutex<Vec<store::Backlog>>,
 }
 
 impl Metrics {
@@ -77,6 +82,23 @@ impl Metrics {
              new connections, not with requests",
         )
         .expect("valid metric");
+        let webhook_deliveries = IntCounterVec::new(
+            Opts::new(
+                "webhook_deliveries_total",
+                "Webhook delivery attempts made by this instance, by outcome (delivered, \
+                 retrying, failed)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let webhook_backlog_age = GaugeVec::new(
+            Opts::new(
+                "webhook_oldest_undelivered_event_age_seconds",
+                "Age of the oldest event not yet delivered (nor given up) to each endpoint",
+            ),
+            &["endpoint_id"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duration.clone()),
@@ -84,6 +106,8 @@ impl Metrics {
             Box::new(pool_max.clone()),
             Box::new(pool_waiting.clone()),
             Box::new(statements_prepared.clone()),
+            Box::new(webhook_deliveries.clone()),
+            Box::new(webhook_backlog_age.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             registry
@@ -98,7 +122,25 @@ impl Metrics {
             pool_max,
             pool_waiting,
             statements_prepared,
+            webhook_deliveries,
+            webhook_backlog_age,
+            webhook_backlog: Mutex::default(),
         }
+    }
+
+    /// Counts one webhook delivery attempt by its outcome.
+    pub fn delivery_attempted(&self, outcome: store::Outcome) {
+        self.webhook_deliveries
+            .with_label_values(&[outcome.as_str()])
+            .inc();
+    }
+
+    /// What the delivery worker last read of the endpoints' undelivered events.
+    pub fn set_webhook_backlog(&self, backlog: Vec<store::Backlog>) {
+        *self
+            .webhook_backlog
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = backlog;
     }
 
     /// Counts one answered request. `route` is the route template (`/api/v1/clients/{id}`), never
@@ -127,6 +169,19 @@ impl Metrics {
         let prepared = store.statements_prepared();
         self.statements_prepared
             .inc_by(prepared.saturating_sub(self.statements_prepared.get()));
+        self.webhook_backlog_age.reset();
+        let now = chrono::Utc::now();
+        for entry in self
+            .webhook_backlog
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+        {
+            let age = (now - entry.oldest_event_at).num_milliseconds().max(0) as f64 / 1000.0;
+            self.webhook_backlog_age
+                .with_label_values(&[&entry.endpoint_id.to_string()])
+                .set(age);
+        }
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)
@@ -146,9 +201,12 @@ impl Default for Metrics {
 /// The server's metrics in the Prometheus text format (version 0.0.4): `http_requests_total`
 /// by method, route template and status; `http_request_duration_seconds` (histogram) by method
 /// and route template; `db_pool_connections` by state (`in_use`, `idle`), `db_pool_max_connections`
-/// and `db_pool_waiting` (every worker's connections together); `db_statements_prepared_total`
+/// and `db_pool_waiting` (every HTTP worker's connections together; the webhook delivery
+/// worker's own two are not counted); `db_statements_prepared_total`
 /// (PostgreSQL statements prepared for the connections' caches: it grows with new connections,
-/// not with requests); and the standard `process_*` metrics. Needs no API key: expose it to
+/// not with requests); `webhook_deliveries_total` by outcome (`delivered`, `retrying`,
+/// `failed`) and `webhook_oldest_undelivered_event_age_seconds` by `endpoint_id`; and the
+/// standard `process_*` metrics. Needs no API key: expose it to
 /// your monitoring, not to the internet.
 #[utoipa::path(
     operation_id = "metrics",

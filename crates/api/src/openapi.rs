@@ -32,6 +32,8 @@ its own organization's clients; an admin key sees every organization.",
     tags(
         (name = "Clients", description = "Person clients of your organization"),
         (name = "Events", description = "Every change of your clients, as a feed"),
+        (name = "Webhooks", description = "Every change of your clients, delivered to your URL as \
+it happens, signed as Standard Webhooks specifies (see the README for verifying signatures)"),
         (name = "Health", description = "Probes for orchestrators and load balancers"),
     ),
     components(schemas(Problem, ProblemField))

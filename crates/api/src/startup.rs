@@ -20,7 +20,8 @@ use crate::fallback::Routes;
 use crate::metrics::Metrics;
 use crate::middleware::request_context;
 use crate::problem::{ApiError, ErrorCode};
-use crate::{clients, events, fallback, health, metrics, openapi};
+use crate::webhooks::{Deliverer, EndpointRules, SecretBox, Wake};
+use crate::{clients, events, fallback, health, metrics, openapi, webhooks};
 
 /// Every documented route.
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -28,7 +29,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         scope("/api/v1")
             .wrap(from_fn(crate::auth::require_key))
             .configure(clients::routes)
-            .configure(events::routes),
+            .configure(events::routes)
+            .configure(webhooks::routes),
     )
     .configure(health::routes)
     .configure(metrics::routes);
@@ -59,6 +61,7 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     bootstrap_key: Option<String>,
+    deliverer: Deliverer,
 }
 
 impl Application {
@@ -78,6 +81,30 @@ impl Application {
         let stores = store.for_workers(workers);
         drop(store);
         let metrics = Data::new(Metrics::new());
+        let secrets = match &config.webhook_secrets_key {
+            Some(key) => SecretBox::from_base64(key)?,
+            None => SecretBox::from_file(&config.webhook_secrets_key_file)?,
+        };
+        let rules = Data::new(EndpointRules {
+            secrets: secrets.clone(),
+            allow_private: config.webhook_allow_private_urls,
+        });
+        if config.webhook_allow_private_urls {
+            tracing::warn!(
+                "WEBHOOK_ALLOW_PRIVATE_URLS is on: webhooks may be sent to any address, private ones \
+                 included (for development and tests only)"
+            );
+        }
+        let wake = Data::new(Wake::default());
+        // The delivery worker's own handle: on PostgreSQL, its connections are opened on the
+        // runtime it runs on (the one that calls `run`).
+        let deliverer = Deliverer::new(
+            stores.background_store(webhooks::delivery::CONNECTIONS),
+            config.delivery_settings(),
+            secrets,
+            wake.clone(),
+            metrics.clone(),
+        )?;
         let keys = Data::new(KeyCache::new(Duration::from_millis(
             config.auth_cache_ttl_ms,
         )));
@@ -91,6 +118,8 @@ impl Application {
             let (app, _) = App::new().into_utoipa_app().configure(routes).split_for_parts();
             app.app_data(Data::new(stores.store()))
                 .app_data(metrics.clone())
+                .app_data(rules.clone())
+                .app_data(wake.clone())
                 .app_data(keys.clone())
                 .app_data(known_routes.clone())
                 .app_data(limits)
@@ -114,6 +143,7 @@ impl Application {
             address,
             server: server.run(),
             bootstrap_key,
+            deliverer,
         })
     }
 
@@ -134,7 +164,11 @@ impl Application {
     /// Serves until the server is stopped: on SIGTERM or SIGINT (Ctrl-C) it stops accepting
     /// connections, lets the requests in flight finish (for at most `SHUTDOWN_TIMEOUT_S`), and
     /// returns.
+    /// Webhook deliveries run alongside, on the calling runtime, until the server stops.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let deliveries = tokio::spawn(self.deliverer.run());
+        let served = self.server.await;
+        deliveries.abort();
+        served
     }
 }

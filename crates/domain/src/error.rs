@@ -40,6 +40,7 @@ field_codes! {
     ReadOnlyField = "read_only_field", "a field the server sets was sent on registration";
     UnknownField = "unknown_field", "a member that is not a field of a person client";
     BlacklistCommentRequired = "blacklisted_comment_required", "`is_blacklisted` is true without a `blacklisted_comment`";
+    InvalidUrl = "invalid_url", "a webhook URL that is not an absolute `https` URL without credentials, whose host resolves to public addresses only";
 }
 
 impl fmt::Display for FieldCode {
@@ -57,6 +58,9 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// Joins a member's name and the index of an item of its array in [`FieldError::field`].
+pub const PATH_SEPARATOR: char = '\u{1f}';
+
 impl FieldError {
     pub fn new(field: impl Into<String>, code: FieldCode, message: impl Into<String>) -> Self {
         Self {
@@ -64,6 +68,11 @@ impl FieldError {
             code,
             message: message.into(),
         }
+    }
+
+    /// An error about item `index` of the array in member `field` (pointer `/field/index`).
+    pub fn item(field: &str, index: usize, code: FieldCode, message: impl Into<String>) -> Self {
+        Self::new(format!("{field}{PATH_SEPARATOR}{index}"), code, message)
     }
 }
 

@@ -23,6 +23,9 @@ pub struct NewEvent {
     pub id: Uuid,
     /// `client.registered`, `client.updated`, ...
     pub kind: &'static str,
+    /// The type's bit in a webhook endpoint's `event_mask`: the event is delivered to the
+    /// endpoints whose mask has it (or that take every type).
+    pub type_bit: i32,
     /// The event as the API shows it (JSON).
     pub body: String,
 }

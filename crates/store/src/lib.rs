@@ -22,6 +22,7 @@ mod sqlite;
 mod sqlite_writes;
 mod statements;
 mod tls;
+mod webhooks;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -38,6 +39,9 @@ pub use history::HistoryEntry;
 pub use idempotency::{Claim, IdempotencyKey, StoredResponse, KEY_LIFETIME};
 pub use keys::ApiKey;
 pub use pool::PoolStatus;
+pub use webhooks::{
+    Backlog, ClaimRequest, ClaimedDelivery, DeliveryAttempt, Outcome, WebhookEndpoint,
+};
 
 use config::PgTarget;
 use pool::{PgConnector, PgPools};
@@ -114,11 +118,24 @@ impl WorkerStores {
     /// A handle for the calling worker. On PostgreSQL it has a pool of its own, whose
     /// connections are opened on, and driven by, the calling thread's runtime.
     pub fn store(&self) -> Store {
+        self.store_with(self.per_worker, true)
+    }
+
+    /// A handle for a background task, with a PostgreSQL pool of `connections` of its own,
+    /// beyond the pool size and outside the pool metrics, which are the requests' (SQLite
+    /// handles share one set of connections).
+    pub fn background_store(&self, connections: usize) -> Store {
+        self.store_with(connections, false)
+    }
+
+    fn store_with(&self, connections: usize, counted: bool) -> Store {
         let db = match &self.shared.database {
             Database::Sqlite(pools) => Db::Sqlite(Arc::clone(pools)),
             Database::Postgres(connector) => {
-                let pool = connector.pool(self.per_worker, &self.shared.prepared);
-                self.shared.pg_pools.register(&pool);
+                let pool = connector.pool(connections.max(1), &self.shared.prepared);
+                if counted {
+                    self.shared.pg_pools.register(&pool);
+                }
                 Db::Postgres(pool)
             }
         };

@@ -80,9 +80,9 @@ impl QueryFragment<Pg> for UpdateWithHistory<'_> {
         out.push_bind_param::<Uuid, _>(&c.id)?;
         out.push_sql(" AND version = ");
         out.push_bind_param::<BigInt, _>(&self.from_version)?;
-        out.push_sql(" RETURNING id, version, organization_id, updated_at), event AS (");
+        out.push_sql(" RETURNING id, version, organization_id, updated_at), ");
         push_event_insert(&mut out, "updated", "updated_at", self.event)?;
-        out.push_sql(") ");
+        out.push_sql(" ");
         push_history_insert(&mut out, "updated", "updated_at", self.audit, self.changes)
     }
 }
@@ -114,8 +114,9 @@ fn push_history_insert<'b>(
     Ok(())
 }
 
-/// `INSERT INTO events … SELECT … FROM <source>`: the event of the row `source` returned, created
-/// at its `at` column.
+/// `event AS (INSERT INTO events …), deliveries AS (INSERT INTO webhook_deliveries …)`: the
+/// event of the row `source` returned, created at its `at` column, and its delivery to each
+/// endpoint of the organization that takes its type.
 fn push_event_insert<'b>(
     out: &mut AstPass<'_, 'b, Pg>,
     source: &'static str,
@@ -123,8 +124,8 @@ fn push_event_insert<'b>(
     event: &'b NewEvent,
 ) -> QueryResult<()> {
     out.push_sql(
-        "INSERT INTO events (id, organization_id, client_id, version, type, created_at, body) \
-         SELECT ",
+        "event AS (INSERT INTO events (id, organization_id, client_id, version, type, created_at, \
+         body) SELECT ",
     );
     out.push_bind_param::<Uuid, _>(&event.id)?;
     out.push_sql(", organization_id, id, version, ");
@@ -135,6 +136,23 @@ fn push_event_insert<'b>(
     out.push_bind_param::<Text, _>(&event.body)?;
     out.push_sql(" FROM ");
     out.push_sql(source);
+    out.push_sql(
+        "), deliveries AS (INSERT INTO webhook_deliveries (endpoint_id, event_id, client_id, \
+         version, event_created_at, next_attempt_at) SELECT w.id, ",
+    );
+    out.push_bind_param::<Uuid, _>(&event.id)?;
+    out.push_sql(", s.id, s.version, s.");
+    out.push_sql(at);
+    out.push_sql(", s.");
+    out.push_sql(at);
+    out.push_sql(" FROM ");
+    out.push_sql(source);
+    out.push_sql(
+        " s JOIN webhook_endpoints w ON w.organization_id = s.organization_id \
+         AND w.deleted_at IS NULL AND (w.event_mask IS NULL OR w.event_mask & ",
+    );
+    out.push_bind_param::<Integer, _>(&event.type_bit)?;
+    out.push_sql(" <> 0))");
     Ok(())
 }
 
@@ -256,9 +274,9 @@ impl QueryFragment<Pg> for RegisterWithHistory<'_> {
         out.push_bind_param::<Nullable<Text>, _>(&c.planned_income)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&c.planned_expenditure)?;
-        out.push_sql(") RETURNING id, version, organization_id, created_at), event AS (");
+        out.push_sql(") RETURNING id, version, organization_id, created_at), ");
         push_event_insert(&mut out, "inserted", "created_at", self.event)?;
-        out.push_sql("), history AS (");
+        out.push_sql(", history AS (");
         push_history_insert(&mut out, "inserted", "created_at", self.audit, self.changes)?;
         // With no key, the key is NULL and the update matches nothing; every part of a `WITH`
         // runs to completion whether or not anything reads its result.

@@ -91,6 +91,60 @@ macro_rules! clients_table {
                 revoked_at -> Nullable<InstantSql>,
             }
         }
+
+        diesel::table! {
+            use diesel::sql_types::*;
+            use super::{IdSql, InstantSql};
+
+            webhook_endpoints (id) {
+                id -> IdSql,
+                organization_id -> Integer,
+                url -> Text,
+                description -> Nullable<Text>,
+                event_types -> Nullable<Text>,
+                event_mask -> Nullable<Integer>,
+                secret -> Text,
+                created_at -> InstantSql,
+                deleted_at -> Nullable<InstantSql>,
+            }
+        }
+
+        diesel::table! {
+            use diesel::sql_types::*;
+            use super::{IdSql, InstantSql};
+
+            webhook_deliveries (id) {
+                id -> BigInt,
+                endpoint_id -> IdSql,
+                event_id -> IdSql,
+                client_id -> IdSql,
+                version -> BigInt,
+                event_created_at -> InstantSql,
+                state -> Text,
+                attempts -> Integer,
+                next_attempt_at -> InstantSql,
+                first_attempted_at -> Nullable<InstantSql>,
+                claimed_by -> Nullable<IdSql>,
+                claimed_until -> Nullable<InstantSql>,
+            }
+        }
+
+        diesel::table! {
+            use diesel::sql_types::*;
+            use super::{IdSql, InstantSql};
+
+            webhook_attempts (id) {
+                id -> BigInt,
+                endpoint_id -> IdSql,
+                event_id -> IdSql,
+                attempt -> Integer,
+                attempted_at -> InstantSql,
+                status_code -> Nullable<Integer>,
+                error -> Nullable<Text>,
+                duration_ms -> BigInt,
+                outcome -> Text,
+            }
+        }
     };
 }
 

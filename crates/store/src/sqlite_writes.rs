@@ -6,7 +6,7 @@
 //! same file (a second instance) cannot interleave with a read-check-write.
 
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Text, TimestamptzSqlite};
+use diesel::sql_types::{BigInt, Integer, Text, TimestamptzSqlite};
 use diesel::sqlite::Sqlite;
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, QueryResult, RunQueryDsl, SqliteConnection,
@@ -47,6 +47,48 @@ impl QueryFragment<Sqlite> for UpdateClient<'_> {
 
 impl<Conn> RunQueryDsl<Conn> for UpdateClient<'_> {}
 
+/// An event's delivery to each endpoint of its organization that takes its type. A fixed text,
+/// prepared once per connection.
+struct DeliveriesOf {
+    event_id: DbUuid,
+    client_id: DbUuid,
+    version: i64,
+    at: chrono::DateTime<chrono::Utc>,
+    organization_id: i32,
+    type_bit: i32,
+}
+
+impl QueryId for DeliveriesOf {
+    type QueryId = DeliveriesOf;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Sqlite> for DeliveriesOf {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO webhook_deliveries (endpoint_id, event_id, client_id, version, \
+             event_created_at, next_attempt_at) SELECT id, ",
+        );
+        out.push_bind_param::<Text, _>(&self.event_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.client_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.version)?;
+        out.push_sql(", ");
+        out.push_bind_param::<TimestamptzSqlite, _>(&self.at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<TimestamptzSqlite, _>(&self.at)?;
+        out.push_sql(" FROM webhook_endpoints WHERE organization_id = ");
+        out.push_bind_param::<Integer, _>(&self.organization_id)?;
+        out.push_sql(" AND deleted_at IS NULL AND (event_mask IS NULL OR event_mask & ");
+        out.push_bind_param::<Integer, _>(&self.type_bit)?;
+        out.push_sql(" <> 0)");
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for DeliveriesOf {}
+
 fn record_history(
     conn: &mut SqliteConnection,
     client: &Client,
@@ -84,7 +126,16 @@ fn record_event(
             e::created_at.eq(client.updated_at),
             e::body.eq(&event.body),
         ))
-        .execute(conn)
+        .execute(conn)?;
+    DeliveriesOf {
+        event_id: DbUuid(event.id),
+        client_id: DbUuid(client.id),
+        version: client.version,
+        at: client.updated_at,
+        organization_id: client.organization_id,
+        type_bit: event.type_bit,
+    }
+    .execute(conn)
 }
 
 /// Stores a new client, its first history entry and, with a key, the key's response. A taken

@@ -59,9 +59,13 @@ pub struct ProblemField {
     pub message: String,
 }
 
-/// Escapes a member name as a JSON pointer token (RFC 6901).
+/// A member's JSON pointer (RFC 6901), each of its tokens escaped (a member inside an array is
+/// `name` and its index joined by [`domain::error::PATH_SEPARATOR`]).
 fn pointer(field: &str) -> String {
-    format!("/{}", field.replace('~', "~0").replace('/', "~1"))
+    field
+        .split(domain::error::PATH_SEPARATOR)
+        .map(|token| format!("/{}", token.replace('~', "~0").replace('/', "~1")))
+        .collect()
 }
 
 /// Builds the problem response for an error response, keeping its status-specific headers.

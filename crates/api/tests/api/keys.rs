@@ -40,7 +40,9 @@ async fn the_first_start_of_the_embedded_database_prints_a_working_key_once() {
         output.iter().any(|l| l.contains("Authorization: Bearer")),
         "a line says how to use it"
     );
-    let response = reqwest::Client::new()
+    let response = crate::helpers::http_client()
+        .build()
+        .unwrap()
         .get(format!("http://127.0.0.1:{port}/api/v1/clients"))
         .bearer_auth(key)
         .send()
@@ -65,6 +67,7 @@ async fn postgres_is_never_bootstrapped() {
     };
     let mut config = api::Config::with_database(database);
     config.bind = "127.0.0.1:0".to_owned();
+    config.webhook_secrets_key = Some(crate::helpers::WEBHOOK_SECRETS_KEY.to_owned());
     let app = api::Application::build(config).await.unwrap();
     assert_eq!(app.bootstrap_key(), None);
 }

@@ -20,3 +20,4 @@ mod outages;
 mod register;
 mod spec;
 mod update;
+mod webhooks;

@@ -23,6 +23,7 @@ impl ServerProcess {
             .args(["--bind", "127.0.0.1:0", "--database-url", database])
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
+            .env("WEBHOOK_SECRETS_KEY", crate::helpers::WEBHOOK_SECRETS_KEY)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
@@ -74,6 +75,16 @@ impl ServerProcess {
     pub fn terminate(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Sends SIGKILL, as when the machine or the kernel ends the process: nothing of it runs
+    /// after this.
+    pub fn kill(&self) {
+        let status = Command::new("kill")
+            .args(["-KILL", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());

@@ -16,6 +16,7 @@ use crate::etag;
 use crate::events;
 use crate::members::{AnyField, Refusals};
 use crate::problem::{ApiError, ErrorCode, Problem};
+use crate::webhooks::Wake;
 
 mod body;
 
@@ -71,6 +72,7 @@ pub async fn register_person(
     req: HttpRequest,
     Body(body): Body,
     store: web::Data<Store>,
+    deliveries: web::Data<Wake>,
 ) -> Result<HttpResponse, ApiError> {
     let (input, strangers) = read_object::<RegisterPersonIn>(&req, &body, stranger)?;
     let now = Utc::now();
@@ -90,7 +92,7 @@ pub async fn register_person(
     let client = registration.into_client(Uuid::now_v7(), organization_id, now);
     let audit = caller.audit(&req);
     let changes = domain::history::registration_changes(&client);
-    let event = events::announce(events::REGISTERED, &client, &changes, &audit);
+    let event = events::announce(events::EventType::Registered, &client, &changes, &audit);
     let response = StoredResponse {
         status: 201,
         body: serde_json::to_string(&ClientWithPerson::from(client.clone()))
@@ -105,6 +107,9 @@ pub async fn register_person(
         }
         Some(key) => register_once(&store, &key, (&client, &event), &audit, response, now).await?,
     };
+    if !replayed {
+        deliveries.now();
+    }
     Ok(created(&response, replayed))
 }
 

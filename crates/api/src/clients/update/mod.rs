@@ -14,6 +14,7 @@ use crate::etag::{self, IfMatch};
 use crate::events;
 use crate::members::Refusals;
 use crate::problem::{ApiError, ErrorCode, Problem};
+use crate::webhooks::Wake;
 
 mod body;
 
@@ -62,6 +63,7 @@ pub async fn update_person(
     id: Path<Uuid>,
     Body(body): Body,
     store: web::Data<Store>,
+    deliveries: web::Data<Wake>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let (input, strangers) = read_object::<UpdatePersonIn>(&req, &body, stranger)?;
@@ -75,7 +77,12 @@ pub async fn update_person(
     let announced = audit.clone();
     let announce = move |plan: &domain::UpdatePlan| {
         let changes = domain::history::update_changes(&plan.changes);
-        events::announce(events::UPDATED, &plan.client, &changes, &announced)
+        events::announce(
+            events::EventType::Updated,
+            &plan.client,
+            &changes,
+            &announced,
+        )
     };
     let outcome = store
         .update(
@@ -108,7 +115,12 @@ pub async fn update_person(
         )
         .await;
     match outcome {
-        Ok(plan) => Ok(respond(HttpResponse::Ok(), plan.client)),
+        Ok(plan) => {
+            if !plan.is_noop() {
+                deliveries.now();
+            }
+            Ok(respond(HttpResponse::Ok(), plan.client))
+        }
         Err(UpdateError::NotFound) => Err(ApiError::not_found()),
         Err(UpdateError::Rejected(error)) => Err(error),
         Err(UpdateError::Store(error)) => Err(error.into()),

@@ -9,6 +9,10 @@ use serde_json::Value;
 use super::database::{fresh_database, TestDatabase};
 use super::{eventually, person, Backend, Response};
 
+/// The key of webhook secrets every test server uses (base64 of 32 bytes), so that no test
+/// writes a key file.
+pub const WEBHOOK_SECRETS_KEY: &str = "dGVzdHMtd2ViaG9vay1zZWNyZXRzLWtleS0zMi1ieXQ=";
+
 pub struct TestApp {
     pub address: String,
     /// An organization 1 key, sent with every request unless the test sends its own
@@ -49,13 +53,18 @@ impl TestApp {
     /// A second server instance on this one's database, as another replica behind a load
     /// balancer would be; the same key works on both.
     pub async fn another_instance(&self) -> TestApp {
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// Another instance with its configuration changed by `configure`.
+    pub async fn another_instance_with(&self, configure: impl FnOnce(&mut api::Config)) -> TestApp {
         Self::serve(
             self.backend,
             self.database_url.clone(),
             self.store.clone(),
             self.key.clone(),
             None,
-            |_| {},
+            configure,
         )
         .await
     }
@@ -71,6 +80,7 @@ impl TestApp {
         let mut config = api::Config::with_database(database_url.clone());
         config.bind = "127.0.0.1:0".to_owned();
         config.workers = Some(2);
+        config.webhook_secrets_key = Some(WEBHOOK_SECRETS_KEY.to_owned());
         configure(&mut config);
         let app = api::Application::build(config)
             .await
@@ -82,7 +92,7 @@ impl TestApp {
         );
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run());
-        let http = reqwest::Client::builder()
+        let http = super::http_client()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();

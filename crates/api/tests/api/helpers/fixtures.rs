@@ -63,3 +63,13 @@ pub async fn eventually<T, F: Future<Output = Option<T>>>(
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// A builder of HTTP clients for the tests. The server's webhook client brings rustls without a
+/// default crypto provider, so the tests' clients name one (ring, as the server does).
+pub fn http_client() -> reqwest::ClientBuilder {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}

@@ -6,11 +6,13 @@ mod backends;
 mod database;
 mod fixtures;
 mod raw;
+mod receiver;
 mod response;
 
-pub use app::{Body, TestApp};
+pub use app::{Body, TestApp, WEBHOOK_SECRETS_KEY};
 pub use backends::Backend;
 pub use database::{fresh_database, pg_connect, ClientLock, Sql};
-pub use fixtures::{assert_unchanged, eventually, id_of, ids_in_order, person};
+pub use fixtures::{assert_unchanged, eventually, http_client, id_of, ids_in_order, person};
 pub use raw::raw_exchange;
+pub use receiver::{Received, Receiver};
 pub use response::{metric, Response};

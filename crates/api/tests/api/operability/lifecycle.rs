@@ -20,7 +20,7 @@ async fn sigterm_lets_an_update_in_flight_finish_and_be_stored_then_exits_0(app:
             ("AUTH_CACHE_TTL_MS", "600000"),
         ],
     );
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client().build().unwrap();
     // The key is verified (and cached) first, so that the connection seen in use below is the
     // update's, not its key lookup's.
     let read = http
@@ -56,7 +56,7 @@ async fn sigterm_lets_an_update_in_flight_finish_and_be_stored_then_exits_0(app:
     server.terminate();
     // New connections are refused from now on.
     let fresh = || {
-        reqwest::Client::builder()
+        crate::helpers::http_client()
             .pool_max_idle_per_host(0)
             .build()
             .unwrap()

@@ -113,6 +113,7 @@ async fn a_start_is_not_bound_by_the_request_timeouts(backend: Backend) {
     };
     let mut config = api::Config::with_database(database);
     config.bind = "127.0.0.1:0".to_owned();
+    config.webhook_secrets_key = Some(crate::helpers::WEBHOOK_SECRETS_KEY.to_owned());
     config.db_statement_timeout_ms = 1;
     config.db_acquire_timeout_ms = 1;
     let app = api::Application::build(config).await;

@@ -19,7 +19,7 @@ async fn each_request_is_one_json_log_line_with_its_id_and_no_secret(app: TestAp
             ("DB_STATEMENT_TIMEOUT_MS", "1500"),
         ],
     );
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client().build().unwrap();
     let mut body = person();
     let email = body["email"].as_str().unwrap().to_owned();
     body["kyc_note"] = json!("a note that must never reach the log");

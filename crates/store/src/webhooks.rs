@@ -1,0 +1,543 @@
+//! Webhooks: the partners' endpoints, the deliveries a change writes for them (see
+//! `pg_statements` and `sqlite_writes`), and what the delivery workers claim and record.
+//!
+//! A delivery is `pending` until it is `delivered` or `failed` (given up). A worker *claims* due
+//! deliveries for a lease (`claimed_by`, `claimed_until`), sends them, then records the attempt
+//! and the delivery's next state in one transaction, provided its claim still holds. The state
+//! is in the database, so a worker that dies leaves claims that lapse and are taken again.
+//!
+//! Claims are taken by one `UPDATE` whose conditions on the row (pending, not claimed) are
+//! checked again by PostgreSQL on the row's latest version when another instance updated it
+//! first: two instances never hold a claim on one delivery. A delivery is due only when no
+//! earlier event of its client is still pending for its endpoint (head of line per client and
+//! endpoint), and each endpoint has a bounded number of claims at a time, every instance
+//! together, so a slow endpoint cannot take every worker.
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{BigInt, Text, Timestamptz, TimestamptzSqlite, Uuid as SqlUuid};
+use diesel::{
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName,
+};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::row::DbUuid;
+use crate::{on_postgres, on_sqlite, with_connection, Db, Scope, Store, StoreError};
+
+/// A webhook endpoint as stored. The secret is encrypted by the caller: the store never sees it
+/// in clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    pub id: Uuid,
+    pub organization_id: i32,
+    pub url: String,
+    pub description: Option<String>,
+    /// The event types asked for, as a JSON array; `None`: every type.
+    pub event_types: Option<String>,
+    /// The same as a bit mask (each type has its bit); `None`: every type.
+    pub event_mask: Option<i32>,
+    /// The signing secret, encrypted.
+    pub secret: String,
+    pub created_at: DateTime<Utc>,
+}
+
+type EndpointRow = (
+    DbUuid,
+    i32,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i32>,
+    String,
+    DateTime<Utc>,
+);
+
+fn endpoint(row: EndpointRow) -> WebhookEndpoint {
+    let (id, organization_id, url, description, event_types, event_mask, secret, created_at) = row;
+    WebhookEndpoint {
+        id: id.0,
+        organization_id,
+        url,
+        description,
+        event_types,
+        event_mask,
+        secret,
+        created_at,
+    }
+}
+
+/// One attempt to deliver an event to an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    pub event_id: Uuid,
+    /// 1 for the first attempt of this event to this endpoint, then 2, ...
+    pub attempt: i32,
+    pub attempted_at: DateTime<Utc>,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub outcome: Outcome,
+}
+
+/// What an attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// This attempt failed; another follows at the given time.
+    Retrying,
+    /// This attempt failed and was the last: the event is given up for this endpoint.
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Retrying => "retrying",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    fn parse(value: &str) -> Result<Self, StoreError> {
+        match value {
+            "delivered" => Ok(Outcome::Delivered),
+            "retrying" => Ok(Outcome::Retrying),
+            "failed" => Ok(Outcome::Failed),
+            other => Err(StoreError::Internal(format!(
+                "webhook_attempts.outcome holds an unknown value {other:?}"
+            ))),
+        }
+    }
+
+    /// The delivery's state after an attempt with this outcome.
+    fn state(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Retrying => "pending",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// A delivery claimed by a worker: what it needs to make the attempt.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub endpoint_id: Uuid,
+    pub url: String,
+    /// The endpoint's signing secret, encrypted.
+    pub secret: String,
+    pub event_id: Uuid,
+    /// The event as the API shows it (JSON): the request's body.
+    pub body: String,
+    /// The number of this attempt (1 for the first).
+    pub attempt: i32,
+    /// When the first attempt was made (this one, for a first attempt).
+    pub first_attempted_at: DateTime<Utc>,
+}
+
+/// How a worker claims: who it is, until when its claims hold, and how many it may take.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest {
+    pub worker: Uuid,
+    pub now: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// At most this many deliveries in all.
+    pub limit: i64,
+    /// At most this many claims per endpoint at a time, every worker's counted.
+    pub per_endpoint: i64,
+}
+
+/// The claim, in SQL once with the instant's and the id's types of each backend.
+macro_rules! claim_sql {
+    () => {
+        "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2, \
+           first_attempted_at = COALESCE(first_attempted_at, $3) \
+         WHERE state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $3) \
+           AND id IN ( \
+             SELECT id FROM ( \
+               SELECT d.id, d.next_attempt_at, \
+                 row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) \
+                 + (SELECT count(*) FROM webhook_deliveries c WHERE c.endpoint_id = d.endpoint_id \
+                      AND c.state = 'pending' AND c.claimed_until > $3) AS slot \
+               FROM webhook_deliveries d \
+               WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
+                 AND (d.claimed_until IS NULL OR d.claimed_until <= $3) \
+                 AND EXISTS (SELECT 1 FROM webhook_endpoints w \
+                               WHERE w.id = d.endpoint_id AND w.deleted_at IS NULL) \
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
+                   WHERE e.endpoint_id = d.endpoint_id AND e.client_id = d.client_id \
+                     AND e.state = 'pending' AND e.version < d.version) \
+             ) ranked \
+             WHERE slot <= $4 ORDER BY slot, next_attempt_at, id LIMIT $5) \
+         RETURNING id"
+    };
+}
+
+#[derive(QueryableByName)]
+struct ClaimedId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// The oldest undelivered event of each endpoint that has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backlog {
+    pub endpoint_id: Uuid,
+    pub oldest_event_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Stores a new endpoint.
+    pub async fn create_webhook_endpoint(
+        &self,
+        endpoint: &WebhookEndpoint,
+    ) -> Result<(), StoreError> {
+        with_connection!(self, writer, |conn, s| {
+            use s::webhook_endpoints::dsl as w;
+            diesel::insert_into(w::webhook_endpoints)
+                .values((
+                    w::id.eq(DbUuid(endpoint.id)),
+                    w::organization_id.eq(endpoint.organization_id),
+                    w::url.eq(&endpoint.url),
+                    w::description.eq(endpoint.description.as_deref()),
+                    w::event_types.eq(endpoint.event_types.as_deref()),
+                    w::event_mask.eq(endpoint.event_mask),
+                    w::secret.eq(&endpoint.secret),
+                    w::created_at.eq(endpoint.created_at),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// The scope's endpoints (not deleted), oldest first.
+    pub async fn webhook_endpoints(
+        &self,
+        scope: Scope,
+    ) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        with_connection!(self, reader, |conn, s| {
+            use s::webhook_endpoints::dsl as w;
+            let mut query = w::webhook_endpoints
+                .filter(w::deleted_at.is_null())
+                .select((
+                    w::id,
+                    w::organization_id,
+                    w::url,
+                    w::description,
+                    w::event_types,
+                    w::event_mask,
+                    w::secret,
+                    w::created_at,
+                ))
+                .into_boxed();
+            if let Scope::Organization(organization) = scope {
+                query = query.filter(w::organization_id.eq(organization));
+            }
+            let rows = query
+                .order((w::created_at.asc(), w::id.asc()))
+                .load::<EndpointRow>(conn)
+                .await?;
+            Ok(rows.into_iter().map(endpoint).collect())
+        })
+    }
+
+    /// The endpoint with this id within the scope, unless deleted.
+    pub async fn webhook_endpoint(
+        &self,
+        scope: Scope,
+        id: Uuid,
+    ) -> Result<Option<WebhookEndpoint>, StoreError> {
+        let found = with_connection!(self, reader, |conn, s| {
+            use s::webhook_endpoints::dsl as w;
+            Ok(w::webhook_endpoints
+                .filter(w::id.eq(DbUuid(id)))
+                .filter(w::deleted_at.is_null())
+                .select((
+                    w::id,
+                    w::organization_id,
+                    w::url,
+                    w::description,
+                    w::event_types,
+                    w::event_mask,
+                    w::secret,
+                    w::created_at,
+                ))
+                .get_result::<EndpointRow>(conn)
+                .await
+                .optional()?)
+        })?;
+        Ok(found
+            .map(endpoint)
+            .filter(|e| scope.allows(e.organization_id)))
+    }
+
+    /// Deletes the endpoint: it receives nothing more (its pending deliveries are no longer
+    /// claimed; its attempts stay readable to the store). `false` when there is no such endpoint
+    /// in the scope.
+    pub async fn delete_webhook_endpoint(
+        &self,
+        scope: Scope,
+        id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let organization = match scope {
+            Scope::Organization(own) => Some(own),
+            Scope::All => None,
+        };
+        with_connection!(self, writer, |conn, s| {
+            use s::webhook_endpoints::dsl as w;
+            let mut delete = diesel::update(w::webhook_endpoints)
+                .filter(w::id.eq(DbUuid(id)))
+                .filter(w::deleted_at.is_null())
+                .into_boxed();
+            if let Some(organization) = organization {
+                delete = delete.filter(w::organization_id.eq(organization));
+            }
+            let deleted = delete.set(w::deleted_at.eq(Some(at))).execute(conn).await?;
+            Ok(deleted == 1)
+        })
+    }
+
+    /// The endpoint's most recent attempts, newest first.
+    pub async fn webhook_attempts(
+        &self,
+        endpoint_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        let rows = with_connection!(self, reader, |conn, s| {
+            use s::webhook_attempts::dsl as a;
+            Ok(a::webhook_attempts
+                .filter(a::endpoint_id.eq(DbUuid(endpoint_id)))
+                .order(a::id.desc())
+                .limit(limit)
+                .select((
+                    a::event_id,
+                    a::attempt,
+                    a::attempted_at,
+                    a::status_code,
+                    a::error,
+                    a::duration_ms,
+                    a::outcome,
+                ))
+                .load::<(
+                    DbUuid,
+                    i32,
+                    DateTime<Utc>,
+                    Option<i32>,
+                    Option<String>,
+                    i64,
+                    String,
+                )>(conn)
+                .await?)
+        })?;
+        rows.into_iter()
+            .map(
+                |(event_id, attempt, attempted_at, status_code, error, duration_ms, outcome)| {
+                    Ok(DeliveryAttempt {
+                        event_id: event_id.0,
+                        attempt,
+                        attempted_at,
+                        status_code,
+                        error,
+                        duration_ms,
+                        outcome: Outcome::parse(&outcome)?,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Claims due deliveries for `request.worker` until `request.until`, with what sending them
+    /// needs.
+    pub async fn claim_deliveries(
+        &self,
+        request: ClaimRequest,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let ClaimRequest {
+            worker,
+            now,
+            until,
+            limit,
+            per_endpoint,
+        } = request;
+        // Most polls find nothing: a read says so without taking a write lock (SQLite) or
+        // running the claim (PostgreSQL).
+        let due = with_connection!(self, reader, |conn, s| {
+            use s::webhook_deliveries::dsl as d;
+            Ok(d::webhook_deliveries
+                .filter(d::state.eq("pending"))
+                .filter(d::next_attempt_at.le(now))
+                .filter(d::claimed_until.is_null().or(d::claimed_until.le(now)))
+                .select(d::id)
+                .first::<i64>(conn)
+                .await
+                .optional()?)
+        })?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = match &self.db {
+            Db::Postgres(pool) => on_postgres!(self, pool, |conn| {
+                Ok(diesel::sql_query(claim_sql!())
+                    .bind::<SqlUuid, _>(worker)
+                    .bind::<Timestamptz, _>(until)
+                    .bind::<Timestamptz, _>(now)
+                    .bind::<BigInt, _>(per_endpoint)
+                    .bind::<BigInt, _>(limit)
+                    .load::<ClaimedId>(conn)
+                    .await?)
+            }),
+            Db::Sqlite(pools) => on_sqlite!(self, pools.writer(), |conn| {
+                Ok(diesel::sql_query(claim_sql!())
+                    .bind::<Text, _>(worker.hyphenated().to_string())
+                    .bind::<TimestamptzSqlite, _>(until)
+                    .bind::<TimestamptzSqlite, _>(now)
+                    .bind::<BigInt, _>(per_endpoint)
+                    .bind::<BigInt, _>(limit)
+                    .load::<ClaimedId>(conn)
+                    .await?)
+            }),
+        }?
+        .into_iter()
+        .map(|claimed| claimed.id)
+        .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        with_connection!(self, reader, |conn, s| {
+            use s::events::dsl as ev;
+            use s::webhook_deliveries::dsl as d;
+            use s::webhook_endpoints::dsl as w;
+            let deliveries = d::webhook_deliveries
+                .filter(d::id.eq_any(&ids))
+                .select((
+                    d::id,
+                    d::endpoint_id,
+                    d::event_id,
+                    d::attempts,
+                    d::first_attempted_at,
+                ))
+                .load::<(i64, DbUuid, DbUuid, i32, Option<DateTime<Utc>>)>(conn)
+                .await?;
+            let endpoint_ids: Vec<DbUuid> = deliveries.iter().map(|row| row.1).collect();
+            let endpoints = w::webhook_endpoints
+                .filter(w::id.eq_any(&endpoint_ids))
+                .select((w::id, w::url, w::secret))
+                .load::<(DbUuid, String, String)>(conn)
+                .await?;
+            let event_ids: Vec<DbUuid> = deliveries.iter().map(|row| row.2).collect();
+            let events = ev::events
+                .filter(ev::id.eq_any(&event_ids))
+                .select((ev::id, ev::body))
+                .load::<(DbUuid, String)>(conn)
+                .await?;
+            let mut claimed = Vec::with_capacity(deliveries.len());
+            for (id, endpoint_id, event_id, attempts, first) in deliveries {
+                let endpoint = endpoints.iter().find(|e| e.0 == endpoint_id);
+                let event = events.iter().find(|e| e.0 == event_id);
+                let (Some((_, url, secret)), Some((_, body))) = (endpoint, event) else {
+                    return Err(StoreError::Internal(format!(
+                        "webhook delivery {id} names an endpoint or an event that does not exist"
+                    )));
+                };
+                claimed.push(ClaimedDelivery {
+                    id,
+                    endpoint_id: endpoint_id.0,
+                    url: url.clone(),
+                    secret: secret.clone(),
+                    event_id: event_id.0,
+                    body: body.clone(),
+                    attempt: attempts + 1,
+                    first_attempted_at: first.unwrap_or(now),
+                });
+            }
+            claimed.sort_by_key(|c| c.id);
+            Ok(claimed)
+        })
+    }
+
+    /// Records an attempt of a claimed delivery and its outcome: the delivery is delivered,
+    /// failed, or due again at `retry_at`. Nothing is recorded, and `false` returned, when the
+    /// worker's claim no longer holds.
+    pub async fn finish_delivery(
+        &self,
+        worker: Uuid,
+        delivery: &ClaimedDelivery,
+        attempt: &DeliveryAttempt,
+        retry_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let state = attempt.outcome.state();
+        let outcome = attempt.outcome.as_str();
+        with_connection!(self, writer, |conn, s| {
+            use s::webhook_attempts::dsl as a;
+            use s::webhook_deliveries::dsl as d;
+            conn.transaction(async |conn| {
+                let updated = diesel::update(d::webhook_deliveries)
+                    .filter(d::id.eq(delivery.id))
+                    .filter(d::claimed_by.eq(DbUuid(worker)))
+                    .filter(d::state.eq("pending"))
+                    .set((
+                        d::state.eq(state),
+                        d::attempts.eq(d::attempts + 1),
+                        d::next_attempt_at.eq(retry_at),
+                        d::claimed_by.eq(None::<DbUuid>),
+                        d::claimed_until.eq(None::<DateTime<Utc>>),
+                    ))
+                    .execute(conn)
+                    .await?;
+                if updated != 1 {
+                    return Ok(false);
+                }
+                diesel::insert_into(a::webhook_attempts)
+                    .values((
+                        a::endpoint_id.eq(DbUuid(delivery.endpoint_id)),
+                        a::event_id.eq(DbUuid(attempt.event_id)),
+                        a::attempt.eq(attempt.attempt),
+                        a::attempted_at.eq(attempt.attempted_at),
+                        a::status_code.eq(attempt.status_code),
+                        a::error.eq(attempt.error.as_deref()),
+                        a::duration_ms.eq(attempt.duration_ms),
+                        a::outcome.eq(outcome),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok::<_, StoreError>(true)
+            })
+            .await
+        })
+    }
+
+    /// For each endpoint (not deleted) with undelivered events, the oldest one's time.
+    pub async fn webhook_backlog(&self) -> Result<Vec<Backlog>, StoreError> {
+        with_connection!(self, reader, |conn, s| {
+            use s::webhook_deliveries::dsl as d;
+            use s::webhook_endpoints::dsl as w;
+            let live = w::webhook_endpoints
+                .filter(w::deleted_at.is_null())
+                .select(w::id)
+                .load::<DbUuid>(conn)
+                .await?;
+            let mut backlog = Vec::new();
+            for endpoint_id in live {
+                let oldest = d::webhook_deliveries
+                    .filter(d::endpoint_id.eq(endpoint_id))
+                    .filter(d::state.eq("pending"))
+                    .order(d::event_created_at.asc())
+                    .select(d::event_created_at)
+                    .first::<DateTime<Utc>>(conn)
+                    .await
+                    .optional()?;
+                if let Some(oldest_event_at) = oldest {
+                    backlog.push(Backlog {
+                        endpoint_id: endpoint_id.0,
+                        oldest_event_at,
+                    });
+                }
+            }
+            Ok(backlog)
+        })
+    }
+}

@@ -1,0 +1,64 @@
+-- Webhooks (contract section 7): the partners' endpoints, one delivery per (endpoint, event), and
+-- the attempts made.
+--
+-- A change writes its event's deliveries in the same statement as the event, one per endpoint
+-- of the organization whose types take it: an event that committed always has them, and an
+-- endpoint receives exactly the events committed after it was.
+CREATE TABLE webhook_endpoints (
+    id               UUID        PRIMARY KEY,
+    organization_id  INTEGER     NOT NULL,
+    url              TEXT        NOT NULL,
+    description      TEXT,
+    -- The types asked for, as the API shows them (a JSON array), and as a bit mask for the
+    -- write that fans an event out; both NULL: every type.
+    event_types      TEXT,
+    event_mask       INTEGER,
+    -- The signing secret, encrypted (AES-256-GCM, the endpoint's id as associated data).
+    secret           TEXT        NOT NULL,
+    created_at       TIMESTAMPTZ NOT NULL,
+    -- Deleted endpoints are kept for their deliveries' sake, and receive nothing more.
+    deleted_at       TIMESTAMPTZ
+);
+
+CREATE INDEX webhook_endpoints_of_an_organization ON webhook_endpoints (organization_id)
+    WHERE deleted_at IS NULL;
+
+CREATE TABLE webhook_deliveries (
+    id                  BIGSERIAL   PRIMARY KEY,
+    endpoint_id         UUID        NOT NULL,
+    event_id            UUID        NOT NULL,
+    client_id           UUID        NOT NULL,
+    version             BIGINT      NOT NULL,
+    -- The event's created_at, for the age of the oldest undelivered event.
+    event_created_at    TIMESTAMPTZ NOT NULL,
+    -- pending, delivered or failed (given up).
+    state               TEXT        NOT NULL DEFAULT 'pending',
+    attempts            INTEGER     NOT NULL DEFAULT 0,
+    next_attempt_at     TIMESTAMPTZ NOT NULL,
+    first_attempted_at  TIMESTAMPTZ,
+    -- A claim: the instance sending it, and until when no other may.
+    claimed_by          UUID,
+    claimed_until       TIMESTAMPTZ,
+    UNIQUE (endpoint_id, event_id)
+);
+
+-- What is due, and what a client's next event waits for (head-of-line per client and endpoint).
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+    WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_pending_per_client ON webhook_deliveries (endpoint_id, client_id, version)
+    WHERE state = 'pending';
+
+CREATE TABLE webhook_attempts (
+    id            BIGSERIAL   PRIMARY KEY,
+    endpoint_id   UUID        NOT NULL,
+    event_id      UUID        NOT NULL,
+    attempt       INTEGER     NOT NULL,
+    attempted_at  TIMESTAMPTZ NOT NULL,
+    status_code   INTEGER,
+    error         TEXT,
+    duration_ms   BIGINT      NOT NULL,
+    -- delivered, retrying or failed.
+    outcome       TEXT        NOT NULL
+);
+
+CREATE INDEX webhook_attempts_newest_first ON webhook_attempts (endpoint_id, id DESC);
