@@ -85,7 +85,9 @@ pub struct Config {
     pub webhook_secrets_key_file: std::path::PathBuf,
 
     /// How long an endpoint has to answer a delivery, in milliseconds; then the attempt failed.
-    #[arg(long, env = "WEBHOOK_TIMEOUT_MS", default_value_t = 15000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    /// At most 45 s: a claim lasts this plus 15 s, and an attempt cut off by a crash must be made
+    /// again within 60 s.
+    #[arg(long, env = "WEBHOOK_TIMEOUT_MS", default_value_t = 15000, value_parser = clap::value_parser!(u64).range(100..=45_000))]
     pub webhook_timeout_ms: u64,
 
     /// The delay before the first retry of a failed delivery, in milliseconds; each later one

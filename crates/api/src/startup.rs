@@ -78,13 +78,21 @@ impl Application {
             .max(1);
         // Each worker opens its own connections, on its own runtime; the ones opened to start
         // are closed here.
-        let stores = store.for_workers(workers);
-        drop(store);
-        let metrics = Data::new(Metrics::new());
         let secrets = match &config.webhook_secrets_key {
             Some(key) => SecretBox::from_base64(key)?,
             None => SecretBox::from_file(&config.webhook_secrets_key_file)?,
         };
+        if let Some(recorded) = store.check_webhook_key(secrets.fingerprint()).await? {
+            anyhow::bail!(
+                "the key of webhook secrets (fingerprint {}) is not the one this database's \
+                 secrets were sealed with (fingerprint {recorded}): give every instance the same \
+                 WEBHOOK_SECRETS_KEY (or key file)",
+                secrets.fingerprint()
+            );
+        }
+        let stores = store.for_workers(workers);
+        drop(store);
+        let metrics = Data::new(Metrics::new());
         let rules = Data::new(EndpointRules {
             secrets: secrets.clone(),
             allow_private: config.webhook_allow_private_urls,

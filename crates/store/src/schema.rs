@@ -130,6 +130,13 @@ macro_rules! clients_table {
         }
 
         diesel::table! {
+            webhook_secrets_key (id) {
+                id -> Integer,
+                fingerprint -> Text,
+            }
+        }
+
+        diesel::table! {
             use diesel::sql_types::*;
             use super::{IdSql, InstantSql};
 

@@ -15,9 +15,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Text, Timestamptz, TimestamptzSqlite, Uuid as SqlUuid};
-use diesel::{
-    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName,
-};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -124,6 +122,8 @@ impl Outcome {
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
     pub id: i64,
+    /// The claim it was taken under: its outcome is recorded only while this claim holds.
+    pub claim: Uuid,
     pub endpoint_id: Uuid,
     pub url: String,
     /// The endpoint's signing secret, encrypted.
@@ -137,10 +137,11 @@ pub struct ClaimedDelivery {
     pub first_attempted_at: DateTime<Utc>,
 }
 
-/// How a worker claims: who it is, until when its claims hold, and how many it may take.
+/// How a worker claims: under which claim (new for every call), until when it holds, and how
+/// many it may take.
 #[derive(Debug, Clone, Copy)]
 pub struct ClaimRequest {
-    pub worker: Uuid,
+    pub claim: Uuid,
     pub now: DateTime<Utc>,
     pub until: DateTime<Utc>,
     /// At most this many deliveries in all.
@@ -149,30 +150,53 @@ pub struct ClaimRequest {
     pub per_endpoint: i64,
 }
 
-/// The claim, in SQL once with the instant's and the id's types of each backend.
-macro_rules! claim_sql {
+/// What makes a delivery `d` due at `$3` (now): pending, its next attempt's time come, not
+/// claimed (or its claim lapsed), its endpoint not deleted, and no earlier event of its client
+/// pending for that endpoint.
+macro_rules! due_sql {
     () => {
-        "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2, \
-           first_attempted_at = COALESCE(first_attempted_at, $3) \
-         WHERE state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $3) \
-           AND id IN ( \
-             SELECT id FROM ( \
-               SELECT d.id, d.next_attempt_at, \
-                 row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) \
-                 + (SELECT count(*) FROM webhook_deliveries c WHERE c.endpoint_id = d.endpoint_id \
-                      AND c.state = 'pending' AND c.claimed_until > $3) AS slot \
-               FROM webhook_deliveries d \
-               WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
-                 AND (d.claimed_until IS NULL OR d.claimed_until <= $3) \
-                 AND EXISTS (SELECT 1 FROM webhook_endpoints w \
-                               WHERE w.id = d.endpoint_id AND w.deleted_at IS NULL) \
-                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
-                   WHERE e.endpoint_id = d.endpoint_id AND e.client_id = d.client_id \
-                     AND e.state = 'pending' AND e.version < d.version) \
-             ) ranked \
-             WHERE slot <= $4 ORDER BY slot, next_attempt_at, id LIMIT $5) \
-         RETURNING id"
+        "d.state = 'pending' AND d.next_attempt_at <= $3 \
+         AND (d.claimed_until IS NULL OR d.claimed_until <= $3) \
+         AND EXISTS (SELECT 1 FROM webhook_endpoints w \
+                       WHERE w.id = d.endpoint_id AND w.deleted_at IS NULL) \
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
+           WHERE e.endpoint_id = d.endpoint_id AND e.client_id = d.client_id \
+             AND e.state = 'pending' AND e.version < d.version)"
     };
+}
+
+/// The claim: `$1` the claim's id, `$2` until when it holds, `$3` now, `$4` the most claims per
+/// endpoint, `$5` the most in all. The outer conditions are those PostgreSQL checks again on a
+/// row's latest version when another transaction updated it since the statement began.
+const CLAIM_SQL: &str = concat!(
+    "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2, \
+       first_attempted_at = COALESCE(first_attempted_at, $3) \
+     WHERE state = 'pending' AND next_attempt_at <= $3 \
+       AND (claimed_until IS NULL OR claimed_until <= $3) \
+       AND id IN ( \
+         SELECT id FROM ( \
+           SELECT d.id, d.next_attempt_at, \
+             row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) \
+             + (SELECT count(*) FROM webhook_deliveries c WHERE c.endpoint_id = d.endpoint_id \
+                  AND c.state = 'pending' AND c.claimed_until > $3) AS slot \
+           FROM webhook_deliveries d WHERE ",
+    due_sql!(),
+    ") ranked \
+         WHERE slot <= $4 ORDER BY slot, next_attempt_at, id LIMIT $5) \
+     RETURNING id"
+);
+
+/// Whether anything is due at `$1` (now): the claim's conditions, read only.
+const ANY_DUE_SQL: &str = concat!(
+    "SELECT d.id FROM webhook_deliveries d WHERE ",
+    due_sql!(),
+    " LIMIT 1"
+);
+
+/// SQLite's form of a statement: numbered parameters `?N` (SQLite would take `$N` as named ones,
+/// numbered by first appearance, which holds only while the text keeps them in order).
+fn for_sqlite(sql: &str) -> String {
+    sql.replace('$', "?")
 }
 
 #[derive(QueryableByName)]
@@ -189,6 +213,24 @@ pub struct Backlog {
 }
 
 impl Store {
+    /// Records the fingerprint of the key of webhook secrets on the first call; on later ones,
+    /// the fingerprint recorded when it differs from `fingerprint` (another key), else `None`.
+    pub async fn check_webhook_key(&self, fingerprint: &str) -> Result<Option<String>, StoreError> {
+        let recorded = with_connection!(self, writer, |conn, s| {
+            use s::webhook_secrets_key::dsl as k;
+            diesel::insert_into(k::webhook_secrets_key)
+                .values((k::id.eq(1), k::fingerprint.eq(fingerprint)))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            Ok(k::webhook_secrets_key
+                .select(k::fingerprint)
+                .first::<String>(conn)
+                .await?)
+        })?;
+        Ok((recorded != fingerprint).then_some(recorded))
+    }
+
     /// Stores a new endpoint.
     pub async fn create_webhook_endpoint(
         &self,
@@ -274,9 +316,9 @@ impl Store {
             .filter(|e| scope.allows(e.organization_id)))
     }
 
-    /// Deletes the endpoint: it receives nothing more (its pending deliveries are no longer
-    /// claimed; its attempts stay readable to the store). `false` when there is no such endpoint
-    /// in the scope.
+    /// Deletes the endpoint: it receives nothing more (its pending deliveries are cancelled; an
+    /// attempt already under way is not recorded). `false` when there is no such endpoint in the
+    /// scope.
     pub async fn delete_webhook_endpoint(
         &self,
         scope: Scope,
@@ -288,16 +330,28 @@ impl Store {
             Scope::All => None,
         };
         with_connection!(self, writer, |conn, s| {
+            use s::webhook_deliveries::dsl as d;
             use s::webhook_endpoints::dsl as w;
-            let mut delete = diesel::update(w::webhook_endpoints)
-                .filter(w::id.eq(DbUuid(id)))
-                .filter(w::deleted_at.is_null())
-                .into_boxed();
-            if let Some(organization) = organization {
-                delete = delete.filter(w::organization_id.eq(organization));
-            }
-            let deleted = delete.set(w::deleted_at.eq(Some(at))).execute(conn).await?;
-            Ok(deleted == 1)
+            conn.transaction(async |conn| {
+                let mut delete = diesel::update(w::webhook_endpoints)
+                    .filter(w::id.eq(DbUuid(id)))
+                    .filter(w::deleted_at.is_null())
+                    .into_boxed();
+                if let Some(organization) = organization {
+                    delete = delete.filter(w::organization_id.eq(organization));
+                }
+                let deleted = delete.set(w::deleted_at.eq(Some(at))).execute(conn).await?;
+                if deleted == 1 {
+                    diesel::update(d::webhook_deliveries)
+                        .filter(d::endpoint_id.eq(DbUuid(id)))
+                        .filter(d::state.eq("pending"))
+                        .set(d::state.eq("cancelled"))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok::<_, StoreError>(deleted == 1)
+            })
+            .await
         })
     }
 
@@ -357,7 +411,7 @@ impl Store {
         request: ClaimRequest,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let ClaimRequest {
-            worker,
+            claim,
             now,
             until,
             limit,
@@ -365,24 +419,28 @@ impl Store {
         } = request;
         // Most polls find nothing: a read says so without taking a write lock (SQLite) or
         // running the claim (PostgreSQL).
-        let due = with_connection!(self, reader, |conn, s| {
-            use s::webhook_deliveries::dsl as d;
-            Ok(d::webhook_deliveries
-                .filter(d::state.eq("pending"))
-                .filter(d::next_attempt_at.le(now))
-                .filter(d::claimed_until.is_null().or(d::claimed_until.le(now)))
-                .select(d::id)
-                .first::<i64>(conn)
-                .await
-                .optional()?)
-        })?;
-        if due.is_none() {
+        let any_due = ANY_DUE_SQL.replace("$3", "$1");
+        let due = match &self.db {
+            Db::Postgres(pool) => on_postgres!(self, pool, |conn| {
+                Ok(diesel::sql_query(&any_due)
+                    .bind::<Timestamptz, _>(now)
+                    .load::<ClaimedId>(conn)
+                    .await?)
+            }),
+            Db::Sqlite(pools) => on_sqlite!(self, pools.reader(), |conn| {
+                Ok(diesel::sql_query(for_sqlite(&any_due))
+                    .bind::<TimestamptzSqlite, _>(now)
+                    .load::<ClaimedId>(conn)
+                    .await?)
+            }),
+        }?;
+        if due.is_empty() {
             return Ok(Vec::new());
         }
         let ids: Vec<i64> = match &self.db {
             Db::Postgres(pool) => on_postgres!(self, pool, |conn| {
-                Ok(diesel::sql_query(claim_sql!())
-                    .bind::<SqlUuid, _>(worker)
+                Ok(diesel::sql_query(CLAIM_SQL)
+                    .bind::<SqlUuid, _>(claim)
                     .bind::<Timestamptz, _>(until)
                     .bind::<Timestamptz, _>(now)
                     .bind::<BigInt, _>(per_endpoint)
@@ -391,8 +449,8 @@ impl Store {
                     .await?)
             }),
             Db::Sqlite(pools) => on_sqlite!(self, pools.writer(), |conn| {
-                Ok(diesel::sql_query(claim_sql!())
-                    .bind::<Text, _>(worker.hyphenated().to_string())
+                Ok(diesel::sql_query(for_sqlite(CLAIM_SQL))
+                    .bind::<Text, _>(claim.hyphenated().to_string())
                     .bind::<TimestamptzSqlite, _>(until)
                     .bind::<TimestamptzSqlite, _>(now)
                     .bind::<BigInt, _>(per_endpoint)
@@ -439,12 +497,16 @@ impl Store {
                 let endpoint = endpoints.iter().find(|e| e.0 == endpoint_id);
                 let event = events.iter().find(|e| e.0 == event_id);
                 let (Some((_, url, secret)), Some((_, body))) = (endpoint, event) else {
-                    return Err(StoreError::Internal(format!(
-                        "webhook delivery {id} names an endpoint or an event that does not exist"
-                    )));
+                    // Left claimed, it is taken again when the claim lapses; the others go on.
+                    tracing::error!(
+                        webhook.delivery = id,
+                        "a webhook delivery names an endpoint or an event that does not exist"
+                    );
+                    continue;
                 };
                 claimed.push(ClaimedDelivery {
                     id,
+                    claim,
                     endpoint_id: endpoint_id.0,
                     url: url.clone(),
                     secret: secret.clone(),
@@ -461,10 +523,10 @@ impl Store {
 
     /// Records an attempt of a claimed delivery and its outcome: the delivery is delivered,
     /// failed, or due again at `retry_at`. Nothing is recorded, and `false` returned, when the
-    /// worker's claim no longer holds.
+    /// delivery's claim no longer holds (it lapsed and was taken again, or the endpoint was
+    /// deleted).
     pub async fn finish_delivery(
         &self,
-        worker: Uuid,
         delivery: &ClaimedDelivery,
         attempt: &DeliveryAttempt,
         retry_at: DateTime<Utc>,
@@ -477,7 +539,7 @@ impl Store {
             conn.transaction(async |conn| {
                 let updated = diesel::update(d::webhook_deliveries)
                     .filter(d::id.eq(delivery.id))
-                    .filter(d::claimed_by.eq(DbUuid(worker)))
+                    .filter(d::claimed_by.eq(DbUuid(delivery.claim)))
                     .filter(d::state.eq("pending"))
                     .set((
                         d::state.eq(state),

@@ -1,3 +1,4 @@
+DROP TABLE webhook_secrets_key;
 DROP TABLE webhook_attempts;
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_endpoints;

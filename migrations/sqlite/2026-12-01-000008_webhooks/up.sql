@@ -31,7 +31,7 @@ CREATE TABLE webhook_deliveries (
     version             INTEGER     NOT NULL,
     -- The event's created_at, for the age of the oldest undelivered event.
     event_created_at    TEXT        NOT NULL,
-    -- pending, delivered or failed (given up).
+    -- pending, delivered, failed (given up) or cancelled (its endpoint was deleted).
     state               TEXT        NOT NULL DEFAULT 'pending',
     attempts            INTEGER     NOT NULL DEFAULT 0,
     next_attempt_at     TEXT        NOT NULL,
@@ -62,3 +62,10 @@ CREATE TABLE webhook_attempts (
 );
 
 CREATE INDEX webhook_attempts_newest_first ON webhook_attempts (endpoint_id, id DESC);
+
+-- The fingerprint of the key that encrypts the secrets (not the key): an instance started with
+-- another key refuses to start, rather than fail every delivery it cannot sign.
+CREATE TABLE webhook_secrets_key (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    fingerprint  TEXT    NOT NULL
+);

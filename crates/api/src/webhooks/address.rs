@@ -25,9 +25,12 @@ pub enum Refused {
     Credentials,
     #[error("must have a host name or address")]
     NoHost,
-    #[error("points to {0}, which is not a public address")]
+    /// The address is kept for the server's own log, never shown: the answer must not map
+    /// internal names to addresses for the caller.
+    #[error("must point to public addresses only (not loopback, private, link-local, carrier-grade NAT or cloud metadata)")]
     NotPublic(IpAddr),
-    #[error("has a host name that does not resolve: {0}")]
+    /// Likewise, the resolver's own words stay in the log.
+    #[error("has a host name that does not resolve")]
     Unresolved(String),
 }
 
@@ -114,18 +117,15 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
     !refused
 }
 
+/// Only global unicast (2000::/3) is public, less what inside it is not routed to someone else.
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let segments = ip.segments();
-    let refused = ip.is_unspecified()
-        || ip.is_loopback()
-        || (segments[0] & 0xfe00) == 0xfc00        // fc00::/7 unique local (AWS metadata fd00:ec2::254)
-        || (segments[0] & 0xffc0) == 0xfe80        // fe80::/10 link-local
-        || (segments[0] & 0xffc0) == 0xfec0        // fec0::/10 site-local (deprecated)
-        || (segments[0] & 0xff00) == 0xff00        // ff00::/8 multicast
-        || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
-        || (segments[0] == 0x0100 && segments[1..4] == [0, 0, 0]) // 100::/64 discard
-        || (segments[0] == 0x2001 && segments[1] < 0x0200); // 2001::/23 IETF protocol assignments (Teredo included)
-    !refused
+    let s = ip.segments();
+    let global_unicast = (s[0] & 0xe000) == 0x2000;
+    let refused = (s[0] == 0x2001 && s[1] == 0x0db8)    // documentation
+        || (s[0] & 0xfff0) == 0x3ff0                      // 3fff::/20 documentation
+        || (s[0] == 0x2001 && s[1] < 0x0200)              // 2001::/23 IETF protocol assignments (Teredo included)
+        || s[0] == 0x2002; // 6to4 (judged by its IPv4 address before this)
+    global_unicast && !refused
 }
 
 /// The IPv4 address an IPv6 one carries: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible
@@ -141,11 +141,15 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     if let Some(mapped) = ip.to_ipv4_mapped() {
         return Some(mapped);
     }
-    if s[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_loopback() && !ip.is_unspecified() {
+    // IPv4-compatible (::a.b.c.d, deprecated) and IPv4-translated (::ffff:0:a.b.c.d).
+    let compatible = s[..6] == [0, 0, 0, 0, 0, 0];
+    let translated = s[..6] == [0, 0, 0, 0, 0xffff, 0];
+    if (compatible || translated) && !ip.is_loopback() && !ip.is_unspecified() {
         return Some(low);
     }
-    // NAT64: the well-known prefix 64:ff9b::/96, and the local-use 64:ff9b:1::/48.
-    if s[0] == 0x0064 && s[1] == 0xff9b && (s[2..6] == [0, 0, 0, 0] || s[2] == 1) {
+    // NAT64, well-known prefix 64:ff9b::/96. (The local-use 64:ff9b:1::/48 puts the address
+    // elsewhere, and is a local network: it is refused whole, by not being global unicast.)
+    if s[0] == 0x0064 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
         return Some(low);
     }
     if s[0] == 0x2002 {
@@ -251,6 +255,13 @@ mod tests {
             "https://192.0.2.1/",
             "https://[2001:db8::1]/",
             "https://[ff02::1]/",
+            "https://[64:ff9b:1:7f00:1::808:808]/",
+            "https://[::ffff:0:7f00:1]/",
+            "https://[::ffff:0:a00:1]/",
+            "https://[3fff::1]/",
+            "https://[5f00::1]/",
+            "https://[2002:c0a8:101::1]/",
+            "https://[2001::1]/",
         ] {
             assert!(
                 matches!(host_verdict(url), Err(Refused::NotPublic(_))),
@@ -268,6 +279,8 @@ mod tests {
             "https://100.128.0.1/",
             "https://[2606:4700:4700::1111]/",
             "https://[::ffff:8.8.8.8]/",
+            "https://[64:ff9b::808:808]/",
+            "https://[2002:808:808::1]/",
         ] {
             assert!(host_verdict(url).is_ok(), "{url} was refused");
         }

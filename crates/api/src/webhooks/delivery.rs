@@ -87,7 +87,6 @@ pub struct Deliverer {
     settings: Settings,
     secrets: SecretBox,
     http: reqwest::Client,
-    worker: Uuid,
     wake: Data<Wake>,
     metrics: Data<Metrics>,
 }
@@ -123,7 +122,6 @@ impl Deliverer {
             settings,
             secrets,
             http,
-            worker: Uuid::now_v7(),
             wake,
             metrics,
         })
@@ -140,7 +138,8 @@ impl Deliverer {
             if free > 0 {
                 let now = Utc::now();
                 let request = ClaimRequest {
-                    worker: self.worker,
+                    // A claim of its own for each call: see `finish_delivery`.
+                    claim: Uuid::now_v7(),
                     now,
                     until: now + self.settings.lease(),
                     limit: i64::try_from(free).unwrap_or(i64::MAX),
@@ -237,7 +236,7 @@ impl Deliverer {
         };
         match self
             .store
-            .finish_delivery(self.worker, &delivery, &attempt, retry_at)
+            .finish_delivery(&delivery, &attempt, retry_at)
             .await
         {
             Ok(true) => self.metrics.delivery_attempted(outcome),

@@ -68,7 +68,7 @@ pub struct CreateEndpointIn {
     /// delivery).
     #[schema(value_type = String, format = "uri", max_length = 2048, example = "https://hooks.example.com/clients")]
     pub url: AnyField,
-    /// What the endpoint is for, at most 500 characters.
+    /// What the endpoint is for, at most 500 characters; blank means none.
     #[schema(value_type = Option<String>, max_length = 500)]
     pub description: AnyField,
     /// The event types to deliver; absent or `null`: every type, including types added later.
@@ -291,10 +291,11 @@ fn url_refused(refused: &address::Refused) -> FieldError {
 fn read_description(given: &AnyField, refusals: &mut Refusals) -> Option<String> {
     match &given.0 {
         None => None,
+        // Blank: no description, as for every optional text.
+        Some(Value::String(raw)) if raw.trim().is_empty() => None,
         Some(Value::String(raw)) => text(raw, DESCRIPTION_MAX)
             .map_err(|invalid| refusals.push(invalid.at("description")))
-            .ok()
-            .filter(|d| !d.is_empty()),
+            .ok(),
         Some(other) => {
             refusals.push(FieldError::new(
                 "description",

@@ -15,6 +15,7 @@ use aes_gcm::{Aes256Gcm, Key, KeyInit, Nonce};
 use anyhow::{bail, Context};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 /// Random bytes in a secret (the contract asks for at least 24).
@@ -33,6 +34,7 @@ pub fn generate() -> String {
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: Aes256Gcm,
+    fingerprint: String,
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -53,9 +55,21 @@ impl SecretBox {
                 bytes.len()
             );
         }
+        let digest = Sha256::new()
+            .chain_update(b"clients-api webhook secrets key fingerprint v1\n")
+            .chain_update(&bytes)
+            .finalize();
+        let fingerprint = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
         Ok(Self {
             cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)),
+            fingerprint,
         })
+    }
+
+    /// Names the key without revealing it (a hash of it), so that instances can tell they hold
+    /// the same one.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The key of `path`, made (32 random bytes, base64, mode 0600) when the file does not exist.
@@ -186,6 +200,8 @@ mod tests {
         assert!(sample_box().open(other, &stored).is_err());
         let another_key = SecretBox::from_base64(&STANDARD.encode([8u8; 32])).unwrap();
         assert!(another_key.open(id, &stored).is_err());
+        assert_ne!(another_key.fingerprint(), sample_box().fingerprint());
+        assert_eq!(sample_box().fingerprint().len(), 32);
         let mut altered = stored.clone().into_bytes();
         let last = altered.len() - 3;
         altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };

@@ -56,6 +56,8 @@ struct State {
     arrivals: Mutex<Vec<String>>,
     received: Mutex<Vec<Received>>,
     in_flight: Mutex<HashSet<String>>,
+    /// The most requests it was answering at once.
+    peak: Mutex<usize>,
     overlaps: Mutex<Vec<String>>,
     behaviour: Box<Behaviour>,
 }
@@ -81,6 +83,7 @@ impl Receiver {
             arrivals: Mutex::default(),
             received: Mutex::default(),
             in_flight: Mutex::default(),
+            peak: Mutex::default(),
             overlaps: Mutex::default(),
             behaviour: Box::new(behaviour),
         });
@@ -127,6 +130,11 @@ impl Receiver {
         self.state.arrivals.lock().unwrap().clone()
     }
 
+    /// The most requests (of distinct events) it was answering at the same time.
+    pub fn peak_in_flight(&self) -> usize {
+        *self.state.peak.lock().unwrap()
+    }
+
     /// Event ids that were sent twice at the same time.
     pub fn overlaps(&self) -> Vec<String> {
         self.state.overlaps.lock().unwrap().clone()
@@ -170,8 +178,13 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<State>) ->
     };
     let id = received.event_id();
     state.arrivals.lock().unwrap().push(id.clone());
-    if !state.in_flight.lock().unwrap().insert(id.clone()) {
-        state.overlaps.lock().unwrap().push(id.clone());
+    {
+        let mut in_flight = state.in_flight.lock().unwrap();
+        if !in_flight.insert(id.clone()) {
+            state.overlaps.lock().unwrap().push(id.clone());
+        }
+        let mut peak = state.peak.lock().unwrap();
+        *peak = (*peak).max(in_flight.len());
     }
     // Out of flight when answered, or when the sender hangs up first (the handler is dropped).
     let _in_flight = InFlight(state.clone(), id.clone());
