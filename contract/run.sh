@@ -3,8 +3,8 @@
 #
 #   API_BASE_URL=http://127.0.0.1:8091 API_KEY=crk_... contract/run.sh [STAGE...]
 #
-# STAGE is any of: lint typescript schemathesis browser (default: all four, in that order).
-# lint and typescript need no server; schemathesis and browser need API_BASE_URL and API_KEY
+# STAGE is any of: lint typescript webhooks schemathesis browser (default: all five, in that
+# order). lint and typescript need no server; the others need API_BASE_URL and API_KEY
 # (a bearer key of organization 1) of a running server (contract/serve.sh starts one).
 #
 # Installs its tools first, with pinned versions, and quickly when they are already there:
@@ -21,7 +21,7 @@ ROOT="$(cd "$HERE/.." && pwd)"
 SPEC="$ROOT/openapi.yaml"
 ARTIFACTS="$ROOT/artifacts"
 LOGS="$ARTIFACTS/contract"
-ALL_STAGES=(lint typescript schemathesis browser)
+ALL_STAGES=(lint typescript webhooks schemathesis browser)
 
 export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true NO_UPDATE_NOTIFIER=1
 export NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
@@ -34,9 +34,9 @@ for s in "${stages[@]}"; do
 done
 wants() { case " ${stages[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
 
-if wants schemathesis || wants browser; then
-  : "${API_BASE_URL:?contract: API_BASE_URL (the running server) is needed for schemathesis and browser}"
-  : "${API_KEY:?contract: API_KEY (a bearer key of organization 1) is needed for schemathesis and browser}"
+if wants webhooks || wants schemathesis || wants browser; then
+  : "${API_BASE_URL:?contract: API_BASE_URL (the running server) is needed for webhooks, schemathesis and browser}"
+  : "${API_KEY:?contract: API_KEY (a bearer key of organization 1) is needed for webhooks, schemathesis and browser}"
   API_BASE_URL="${API_BASE_URL%/}"
   export API_BASE_URL API_KEY
 fi
@@ -99,7 +99,7 @@ install_venv() {
 install_tools() {
   if wants browser; then install_chromium; chromium --version; fi
   if wants lint || wants typescript || wants browser; then install_node_modules; fi
-  if wants schemathesis; then install_venv; "$HERE/.venv/bin/schemathesis" --version; fi
+  if wants schemathesis || wants webhooks; then install_venv; "$HERE/.venv/bin/schemathesis" --version; fi
 }
 
 # --- Stages ---------------------------------------------------------------------------------
@@ -120,7 +120,14 @@ stage_typescript() {
   ../node_modules/.bin/tsc --project tsconfig.json --noEmit --pretty false
 }
 
-# 3. Schemathesis against the running server, with the committed spec (not the served one).
+# 3. Webhooks as a partner receives them: a receiver on loopback, deliveries verified with the
+#    Standard Webhooks library from PyPI (contract/webhooks.py).
+stage_webhooks() {
+  cd "$HERE"
+  .venv/bin/python webhooks.py
+}
+
+# 4. Schemathesis against the running server, with the committed spec (not the served one).
 #    Settings (checks, seed, examples, stateful phase) are in contract/schemathesis.toml.
 stage_schemathesis() {
   cd "$HERE"
@@ -130,7 +137,7 @@ stage_schemathesis() {
     --report junit --report-junit-path "$LOGS/schemathesis/junit.xml"
 }
 
-# 4. Swagger UI in headless Chromium: authorize, PUT a client, see the 200 rendered.
+# 5. Swagger UI in headless Chromium: authorize, PUT a client, see the 200 rendered.
 stage_browser() {
   cd "$HERE"
   rm -f "$ARTIFACTS/swagger-ui-put.png"

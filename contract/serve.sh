@@ -43,7 +43,11 @@ fi
 PGOPTIONS='--client-min-messages=warning' psql "$admin_url" -X -q -v ON_ERROR_STOP=1 \
   -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" -c "CREATE DATABASE \"$db\""
 
-export DATABASE_URL BIND_ADDR
+# The webhooks stage's receiver listens on loopback, which only this (test-only) setting allows;
+# the key of webhook secrets stays with the run's artifacts.
+WEBHOOK_ALLOW_PRIVATE_URLS=true
+WEBHOOK_SECRETS_KEY_FILE="$LOGS/webhook-secrets.key"
+export DATABASE_URL BIND_ADDR WEBHOOK_ALLOW_PRIVATE_URLS WEBHOOK_SECRETS_KEY_FILE
 # Creating the key also creates the schema (migrations run on open).
 key_output="$("$BIN" keys create --organization-id 1 --name "contract tests")"
 API_KEY="$(grep -o 'crk_[0-9A-Za-z_]*' <<<"$key_output" | head -n 1)"
