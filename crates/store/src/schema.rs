@@ -105,6 +105,7 @@ macro_rules! clients_table {
                 event_mask -> Nullable<Integer>,
                 secret -> Text,
                 created_at -> InstantSql,
+                paused_until -> Nullable<InstantSql>,
                 deleted_at -> Nullable<InstantSql>,
             }
         }

@@ -151,47 +151,94 @@ pub struct ClaimRequest {
 }
 
 /// What makes a delivery `d` due at `$3` (now): pending, its next attempt's time come, not
-/// claimed (or its claim lapsed), its endpoint not deleted, and no earlier event of its client
-/// pending for that endpoint.
+/// claimed (or its claim lapsed), its endpoint not deleted nor paused, and no earlier event of its
+/// client pending for that endpoint.
 macro_rules! due_sql {
     () => {
         "d.state = 'pending' AND d.next_attempt_at <= $3 \
          AND (d.claimed_until IS NULL OR d.claimed_until <= $3) \
-         AND EXISTS (SELECT 1 FROM webhook_endpoints w \
-                       WHERE w.id = d.endpoint_id AND w.deleted_at IS NULL) \
+         AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = d.endpoint_id \
+               AND w.deleted_at IS NULL AND (w.paused_until IS NULL OR w.paused_until <= $3)) \
          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
            WHERE e.endpoint_id = d.endpoint_id AND e.client_id = d.client_id \
              AND e.state = 'pending' AND e.version < d.version)"
     };
 }
 
-/// The claim: `$1` the claim's id, `$2` until when it holds, `$3` now, `$4` the most claims per
-/// endpoint, `$5` the most in all. The outer conditions are those PostgreSQL checks again on a
-/// row's latest version when another transaction updated it since the statement began.
+/// The endpoints with a due delivery at `$3` (now), how many claims each holds now (all
+/// instances'), and whether the last attempt reached it (an unreachable endpoint keeps its
+/// `paused_until` once the pause is over, until a delivery succeeds). One index probe per
+/// endpoint: the claim then runs per endpoint, so that its cost does not grow with the backlog
+/// of every endpoint together.
+const ENDPOINTS_DUE_SQL: &str = concat!(
+    "SELECT w.id AS endpoint_id, \
+       (SELECT count(*) FROM webhook_deliveries c WHERE c.endpoint_id = w.id \
+          AND c.claimed_until IS NOT NULL AND c.claimed_until > $3) AS busy, \
+       w.paused_until IS NULL AS reachable \
+     FROM webhook_endpoints w \
+     WHERE w.deleted_at IS NULL AND (w.paused_until IS NULL OR w.paused_until <= $3) \
+       AND (SELECT d.id FROM webhook_deliveries d WHERE d.endpoint_id = w.id AND ",
+    due_sql!(),
+    // A scalar subquery with LIMIT 1 stops at the endpoint's first due delivery; an EXISTS
+    // would be planned as a join over every endpoint's backlog.
+    " LIMIT 1) IS NOT NULL"
+);
+
+/// The claim of an endpoint's oldest due deliveries: `$1` the claim's id, `$2` until when it
+/// holds, `$3` now, `$4` the endpoint, `$5` how many at most. The outer conditions are those
+/// PostgreSQL checks again on a row's latest version when another transaction updated it since
+/// the statement began: two instances never hold one delivery.
 const CLAIM_SQL: &str = concat!(
     "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2, \
        first_attempted_at = COALESCE(first_attempted_at, $3) \
      WHERE state = 'pending' AND next_attempt_at <= $3 \
        AND (claimed_until IS NULL OR claimed_until <= $3) \
-       AND id IN ( \
-         SELECT id FROM ( \
-           SELECT d.id, d.next_attempt_at, \
-             row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) \
-             + (SELECT count(*) FROM webhook_deliveries c WHERE c.endpoint_id = d.endpoint_id \
-                  AND c.state = 'pending' AND c.claimed_until > $3) AS slot \
-           FROM webhook_deliveries d WHERE ",
+       AND id IN (SELECT d.id FROM webhook_deliveries d WHERE d.endpoint_id = $4 AND ",
     due_sql!(),
-    ") ranked \
-         WHERE slot <= $4 ORDER BY slot, next_attempt_at, id LIMIT $5) \
+    " ORDER BY d.next_attempt_at, d.id LIMIT $5) \
      RETURNING id"
 );
 
-/// Whether anything is due at `$1` (now): the claim's conditions, read only.
-const ANY_DUE_SQL: &str = concat!(
-    "SELECT d.id FROM webhook_deliveries d WHERE ",
-    due_sql!(),
-    " LIMIT 1"
-);
+#[derive(QueryableByName)]
+struct EndpointDue {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    endpoint_id: uuid::Uuid,
+    #[diesel(sql_type = BigInt)]
+    busy: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    reachable: bool,
+}
+
+#[derive(QueryableByName)]
+struct EndpointDueSqlite {
+    #[diesel(sql_type = Text)]
+    endpoint_id: String,
+    #[diesel(sql_type = BigInt)]
+    busy: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    reachable: bool,
+}
+
+/// Shares `free` slots among the endpoints, each taking at most `per_endpoint` claims in all:
+/// one each in turn (in the order given, which the caller shuffles), then again.
+fn share(endpoints: &[(Uuid, i64)], free: i64, per_endpoint: i64) -> Vec<(Uuid, i64)> {
+    let mut given: Vec<(Uuid, i64)> = endpoints.iter().map(|(id, _)| (*id, 0)).collect();
+    let mut left = free;
+    loop {
+        let before = left;
+        for ((_, busy), (_, n)) in endpoints.iter().zip(given.iter_mut()) {
+            if left > 0 && busy + *n < per_endpoint {
+                *n += 1;
+                left -= 1;
+            }
+        }
+        if left == 0 || left == before {
+            break;
+        }
+    }
+    given.retain(|(_, n)| *n > 0);
+    given
+}
 
 /// SQLite's form of a statement: numbered parameters `?N` (SQLite would take `$N` as named ones,
 /// numbered by first appearance, which holds only while the text keeps them in order).
@@ -417,51 +464,76 @@ impl Store {
             limit,
             per_endpoint,
         } = request;
-        // Most polls find nothing: a read says so without taking a write lock (SQLite) or
-        // running the claim (PostgreSQL).
-        let any_due = ANY_DUE_SQL.replace("$3", "$1");
-        let due = match &self.db {
+        // Which endpoints have something due: a read, so that an idle poll takes no write lock
+        // (SQLite) and runs no claim.
+        let endpoints_due = ENDPOINTS_DUE_SQL.replace("$3", "$1");
+        let endpoints: Vec<(Uuid, i64, bool)> = match &self.db {
             Db::Postgres(pool) => on_postgres!(self, pool, |conn| {
-                Ok(diesel::sql_query(&any_due)
+                Ok(diesel::sql_query(&endpoints_due)
                     .bind::<Timestamptz, _>(now)
-                    .load::<ClaimedId>(conn)
-                    .await?)
+                    .load::<EndpointDue>(conn)
+                    .await?
+                    .into_iter()
+                    .map(|e| (e.endpoint_id, e.busy, e.reachable))
+                    .collect())
             }),
             Db::Sqlite(pools) => on_sqlite!(self, pools.reader(), |conn| {
-                Ok(diesel::sql_query(for_sqlite(&any_due))
+                let rows = diesel::sql_query(for_sqlite(&endpoints_due))
                     .bind::<TimestamptzSqlite, _>(now)
-                    .load::<ClaimedId>(conn)
-                    .await?)
+                    .load::<EndpointDueSqlite>(conn)
+                    .await?;
+                rows.into_iter()
+                    .map(|e| {
+                        let id = Uuid::parse_str(&e.endpoint_id)
+                            .map_err(|error| StoreError::Internal(error.to_string()))?;
+                        Ok((id, e.busy, e.reachable))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
             }),
         }?;
-        if due.is_empty() {
+        if endpoints.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<i64> = match &self.db {
-            Db::Postgres(pool) => on_postgres!(self, pool, |conn| {
-                Ok(diesel::sql_query(CLAIM_SQL)
-                    .bind::<SqlUuid, _>(claim)
-                    .bind::<Timestamptz, _>(until)
-                    .bind::<Timestamptz, _>(now)
-                    .bind::<BigInt, _>(per_endpoint)
-                    .bind::<BigInt, _>(limit)
-                    .load::<ClaimedId>(conn)
-                    .await?)
-            }),
-            Db::Sqlite(pools) => on_sqlite!(self, pools.writer(), |conn| {
-                Ok(diesel::sql_query(for_sqlite(CLAIM_SQL))
-                    .bind::<Text, _>(claim.hyphenated().to_string())
-                    .bind::<TimestamptzSqlite, _>(until)
-                    .bind::<TimestamptzSqlite, _>(now)
-                    .bind::<BigInt, _>(per_endpoint)
-                    .bind::<BigInt, _>(limit)
-                    .load::<ClaimedId>(conn)
-                    .await?)
-            }),
-        }?
-        .into_iter()
-        .map(|claimed| claimed.id)
-        .collect();
+        // Endpoints that answered their last attempt before those that could not be reached,
+        // so that many dead endpoints cannot hold up a working one's deliveries; then
+        // every endpoint's first slot before any endpoint's second, in an order of chance: no
+        // endpoint is always served last.
+        let (mut reachable, mut unreachable): (Vec<_>, Vec<_>) = endpoints
+            .into_iter()
+            .partition(|(_, _, reachable)| *reachable);
+        shuffle(&mut reachable);
+        shuffle(&mut unreachable);
+        let endpoints: Vec<(Uuid, i64)> = reachable
+            .into_iter()
+            .chain(unreachable)
+            .map(|(id, busy, _)| (id, busy))
+            .collect();
+        let mut ids: Vec<i64> = Vec::new();
+        for (endpoint, count) in share(&endpoints, limit, per_endpoint) {
+            let claimed = match &self.db {
+                Db::Postgres(pool) => on_postgres!(self, pool, |conn| {
+                    Ok(diesel::sql_query(CLAIM_SQL)
+                        .bind::<SqlUuid, _>(claim)
+                        .bind::<Timestamptz, _>(until)
+                        .bind::<Timestamptz, _>(now)
+                        .bind::<SqlUuid, _>(endpoint)
+                        .bind::<BigInt, _>(count)
+                        .load::<ClaimedId>(conn)
+                        .await?)
+                }),
+                Db::Sqlite(pools) => on_sqlite!(self, pools.writer(), |conn| {
+                    Ok(diesel::sql_query(for_sqlite(CLAIM_SQL))
+                        .bind::<Text, _>(claim.hyphenated().to_string())
+                        .bind::<TimestamptzSqlite, _>(until)
+                        .bind::<TimestamptzSqlite, _>(now)
+                        .bind::<Text, _>(endpoint.hyphenated().to_string())
+                        .bind::<BigInt, _>(count)
+                        .load::<ClaimedId>(conn)
+                        .await?)
+                }),
+            }?;
+            ids.extend(claimed.into_iter().map(|c| c.id));
+        }
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -525,11 +597,15 @@ impl Store {
     /// failed, or due again at `retry_at`. Nothing is recorded, and `false` returned, when the
     /// delivery's claim no longer holds (it lapsed and was taken again, or the endpoint was
     /// deleted).
+    ///
+    /// `pause_endpoint`: the endpoint could not be reached at all, and none of its deliveries is
+    /// claimed before this time; a delivery clears any pause.
     pub async fn finish_delivery(
         &self,
         delivery: &ClaimedDelivery,
         attempt: &DeliveryAttempt,
         retry_at: DateTime<Utc>,
+        pause_endpoint: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
         let state = attempt.outcome.state();
         let outcome = attempt.outcome.as_str();
@@ -552,6 +628,25 @@ impl Store {
                     .await?;
                 if updated != 1 {
                     return Ok(false);
+                }
+                let pause = match (attempt.outcome, pause_endpoint) {
+                    (Outcome::Delivered, _) => Some(None),
+                    (_, Some(until)) => Some(Some(until)),
+                    _ => None,
+                };
+                if let Some(paused_until) = pause {
+                    use s::webhook_endpoints::dsl as w;
+                    let mut pausing = diesel::update(w::webhook_endpoints)
+                        .filter(w::id.eq(DbUuid(delivery.endpoint_id)))
+                        .into_boxed();
+                    if paused_until.is_none() {
+                        // Most deliveries find nothing to clear: no write then.
+                        pausing = pausing.filter(w::paused_until.is_not_null());
+                    }
+                    pausing
+                        .set(w::paused_until.eq(paused_until))
+                        .execute(conn)
+                        .await?;
                 }
                 diesel::insert_into(a::webhook_attempts)
                     .values((
@@ -601,5 +696,45 @@ impl Store {
             }
             Ok(backlog)
         })
+    }
+}
+
+/// Shuffles in place (Fisher-Yates), with the random bits of fresh UUID v7s (their last 62):
+/// fairness, not secrecy.
+fn shuffle<T>(items: &mut [T]) {
+    let random = || Uuid::now_v7().as_u128() & ((1 << 62) - 1);
+    let mut bits = random();
+    for i in (1..items.len()).rev() {
+        if bits < 1 << 24 {
+            bits = random();
+        }
+        let j = (bits % (i as u128 + 1)) as usize;
+        bits /= i as u128 + 1;
+        items.swap(i, j);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_shared_one_per_endpoint_in_turn_within_each_ones_limit() {
+        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        // a holds 3 of its 4 already; b none; c all 4.
+        let shared = share(&[(a, 3), (b, 0), (c, 4)], 3, 4);
+        assert_eq!(shared, vec![(a, 1), (b, 2)]);
+        assert_eq!(share(&[(a, 0), (b, 0)], 3, 4), vec![(a, 2), (b, 1)]);
+        assert_eq!(share(&[(a, 0), (b, 0)], 100, 4), vec![(a, 4), (b, 4)]);
+        assert!(share(&[(c, 4)], 10, 4).is_empty());
+    }
+
+    #[test]
+    fn a_shuffle_keeps_every_item() {
+        let mut items: Vec<u32> = (0..50).collect();
+        shuffle(&mut items);
+        let mut sorted = items.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
     }
 }

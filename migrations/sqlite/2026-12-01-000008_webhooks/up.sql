@@ -16,6 +16,9 @@ CREATE TABLE webhook_endpoints (
     -- The signing secret, encrypted (AES-256-GCM, the endpoint's id as associated data).
     secret           TEXT        NOT NULL,
     created_at       TEXT        NOT NULL,
+    -- While the endpoint cannot be reached at all (refused connection, no address), none of its
+    -- deliveries is claimed until then: it gets one attempt per backoff, not one per client.
+    paused_until     TEXT,
     -- Deleted endpoints are kept for their deliveries' sake, and receive nothing more.
     deleted_at       TEXT
 );
@@ -42,11 +45,14 @@ CREATE TABLE webhook_deliveries (
     UNIQUE (endpoint_id, event_id)
 );
 
--- What is due, and what a client's next event waits for (head-of-line per client and endpoint).
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
-    WHERE state = 'pending';
+-- What a client's next event waits for (head of line per client and endpoint).
 CREATE INDEX webhook_deliveries_pending_per_client ON webhook_deliveries (endpoint_id, client_id, version)
     WHERE state = 'pending';
+-- An endpoint's due deliveries, oldest first (the claim), and the claims it holds (in flight).
+CREATE INDEX webhook_deliveries_pending_per_endpoint ON webhook_deliveries (endpoint_id, next_attempt_at)
+    WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_claimed ON webhook_deliveries (endpoint_id)
+    WHERE claimed_until IS NOT NULL;
 
 CREATE TABLE webhook_attempts (
     id            INTEGER     PRIMARY KEY AUTOINCREMENT,

@@ -192,9 +192,9 @@ impl Deliverer {
         let result = self.attempt(&delivery, attempted_at).await;
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let finished = Utc::now();
-        let (status_code, error) = match result {
-            Ok(answer) => (Some(i32::from(answer.status)), answer.error),
-            Err(error) => (None, Some(error)),
+        let (status_code, error, unreachable) = match result {
+            Ok(answer) => (Some(i32::from(answer.status)), answer.error, false),
+            Err(Unanswered { error, unreachable }) => (None, Some(error), unreachable),
         };
         let delivered = error.is_none();
         let given_up = !delivered
@@ -234,9 +234,12 @@ impl Deliverer {
             duration_ms,
             outcome,
         };
+        // An endpoint that cannot be reached at all fails every delivery alike: it gets one
+        // attempt per backoff, not one per client, and leaves the slots to the others.
+        let pause = (unreachable && outcome == Outcome::Retrying).then_some(retry_at);
         match self
             .store
-            .finish_delivery(&delivery, &attempt, retry_at)
+            .finish_delivery(&delivery, &attempt, retry_at, pause)
             .await
         {
             Ok(true) => self.metrics.delivery_attempted(outcome),
@@ -260,25 +263,27 @@ impl Deliverer {
         &self,
         delivery: &ClaimedDelivery,
         at: DateTime<Utc>,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, Unanswered> {
         let allow_private = self.settings.allow_private;
-        let url =
-            address::parse(&delivery.url, allow_private).map_err(|e| format!("the URL {e}"))?;
+        let url = address::parse(&delivery.url, allow_private)
+            .map_err(|e| Unanswered::unreachable(format!("the URL {e}")))?;
         // Names are checked by the client's resolver as it connects; addresses are checked here.
         if !matches!(url.host(), Some(url::Host::Domain(_))) {
             address::resolve(&url, allow_private, self.settings.timeout)
                 .await
-                .map_err(|e| format!("the URL {e}"))?;
+                .map_err(|e| Unanswered::unreachable(format!("the URL {e}")))?;
         }
         let secret = self
             .secrets
             .open(delivery.endpoint_id, &delivery.secret)
-            .map_err(|e| format!("the endpoint's secret cannot be read: {e}"))?;
+            .map_err(|e| {
+                Unanswered::unreachable(format!("the endpoint's secret cannot be read: {e}"))
+            })?;
         let id = delivery.event_id.to_string();
         let timestamp = at.timestamp();
         let signature = standardwebhooks::Webhook::new(&secret)
             .and_then(|webhook| webhook.sign(&id, timestamp, delivery.body.as_bytes()))
-            .map_err(|e| format!("cannot sign: {e}"))?;
+            .map_err(|e| Unanswered::unreachable(format!("cannot sign: {e}")))?;
         let response = self
             .http
             .post(url)
@@ -292,7 +297,12 @@ impl Deliverer {
             .body(delivery.body.clone())
             .send()
             .await
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| Unanswered {
+                // No connection at all (refused, no address, TLS refused): the same for every
+                // delivery. A timeout may be this event's alone.
+                unreachable: e.is_connect(),
+                error: describe(&e),
+            })?;
         let status = response.status().as_u16();
         if response.status().is_success() {
             // The body is not read: the connection is dropped with it unread beyond what came.
@@ -314,6 +324,21 @@ impl Deliverer {
             status,
             error: Some(error),
         })
+    }
+}
+
+/// Why an attempt got no answer, and whether the endpoint cannot be reached at all.
+struct Unanswered {
+    error: String,
+    unreachable: bool,
+}
+
+impl Unanswered {
+    fn unreachable(error: String) -> Self {
+        Self {
+            error,
+            unreachable: true,
+        }
     }
 }
 

@@ -563,6 +563,78 @@ async fn a_slow_endpoint_slows_neither_requests_nor_other_endpoints(backend: Bac
     assert_eq!(slow.arrivals().len(), 2);
 }
 
+async fn an_unreachable_endpoint_is_paused_and_holds_up_no_other(backend: Backend) {
+    let Some(app) = spawn(backend, |config| {
+        config.webhook_retry_first_ms = 1000;
+        config.webhook_retry_max_ms = 1000;
+        config.webhook_concurrency = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    // Nothing listens on a port just released.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://127.0.0.1:{}/", closed.local_addr().unwrap().port());
+    drop(closed);
+    let mut dead = Vec::new();
+    for _ in 0..5 {
+        dead.push(endpoint(&app, &dead_url, Value::Null).await.0);
+    }
+    let live = Receiver::start().await;
+    endpoint(&app, &live.url("/live"), Value::Null).await;
+    let started = Instant::now();
+    for _ in 0..20 {
+        app.registered().await;
+    }
+    live.until_delivered(20, Duration::from_secs(20)).await;
+    let took = started.elapsed();
+    // Without the pause, each dead endpoint would take an attempt per client (20 each) before
+    // the live one's turn, two at a time.
+    let attempts = deliveries(&app, &dead[0]).await;
+    assert!(!attempts.is_empty());
+    assert!(
+        attempts.len() <= 2 + took.as_secs() as usize * 2,
+        "{} attempts in {took:?} to an endpoint that refuses connections: {attempts:#?}",
+        attempts.len()
+    );
+    assert!(
+        attempts[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot connect"),
+        "{attempts:#?}"
+    );
+    assert_eq!(attempts[0]["status_code"], Value::Null);
+    // Its backlog shows in the metrics; the live endpoint has none.
+    let sample = format!(
+        "webhook_oldest_undelivered_event_age_seconds{{endpoint_id=\"{}\"}}",
+        dead[0]
+    );
+    let age = eventually(Duration::from_secs(10), "the backlog metric", || async {
+        let page = app
+            .http
+            .get(format!("{}/metrics", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metric(&page, &sample)
+            .filter(|age| *age > 0.0)
+            .map(|age| (age, page))
+    })
+    .await;
+    assert_eq!(
+        age.1
+            .matches("webhook_oldest_undelivered_event_age_seconds{")
+            .count(),
+        5,
+        "the five dead endpoints, not the live one"
+    );
+}
+
 async fn a_deleted_endpoint_receives_nothing_more(backend: Backend) {
     let Some(app) = spawn(backend, |_| {}).await else {
         return;
@@ -732,6 +804,7 @@ crate::for_each_backend!(
     a_delivery_given_up_is_failed_and_the_next_event_follows,
     a_slow_endpoint_slows_neither_requests_nor_other_endpoints,
     a_deleted_endpoint_receives_nothing_more,
+    an_unreachable_endpoint_is_paused_and_holds_up_no_other,
     two_instances_share_the_work_and_never_send_one_event_twice_at_once,
     a_delivery_cut_off_by_sigkill_is_made_after_the_restart,
 );
