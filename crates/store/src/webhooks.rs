@@ -152,16 +152,19 @@ pub struct ClaimRequest {
 
 /// What makes a delivery `d` due at `$3` (now): pending, its next attempt's time come, not
 /// claimed (or its claim lapsed), its endpoint not deleted nor paused, and no earlier event of its
-/// client pending for that endpoint.
+/// client pending for that endpoint. That last rule is a scalar subquery (one probe of the
+/// per-client index for each row) rather than `NOT EXISTS`: with stale statistics PostgreSQL
+/// planned the anti-join as a scan of the endpoint's whole backlog for every row, 7 s for 5,600
+/// pending deliveries.
 macro_rules! due_sql {
     () => {
         "d.state = 'pending' AND d.next_attempt_at <= $3 \
          AND (d.claimed_until IS NULL OR d.claimed_until <= $3) \
          AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = d.endpoint_id \
                AND w.deleted_at IS NULL AND (w.paused_until IS NULL OR w.paused_until <= $3)) \
-         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
+         AND d.version = (SELECT min(e.version) FROM webhook_deliveries e \
            WHERE e.endpoint_id = d.endpoint_id AND e.client_id = d.client_id \
-             AND e.state = 'pending' AND e.version < d.version)"
+             AND e.state = 'pending')"
     };
 }
 

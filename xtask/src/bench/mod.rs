@@ -12,6 +12,7 @@
 mod process;
 mod report;
 mod tools;
+mod webhooks;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -286,6 +287,20 @@ pub fn run(options: &Options) -> anyhow::Result<bool> {
     // What is measured so far is kept even if a later run fails.
     std::fs::write(work.join("report.md"), &report)?;
     println!("\n{report}");
+
+    let with_endpoint =
+        webhooks::put_with_an_endpoint(&server, &ours.put, &key, CONNECTIONS, seconds)?;
+    let _ = writeln!(
+        report,
+        "\nPUT with a webhook endpoint taking every update (a receiver on this machine answering \
+         204), one run of {seconds} s:\n\n{RUN_HEADER}\n{}\n\n{} updates delivered, {:.0}/s from \
+         the run's start to the last delivery, the last {:.1} s after the run ended.",
+        row("ours PUT, endpoint", &with_endpoint.put),
+        with_endpoint.delivered,
+        with_endpoint.deliveries_per_second,
+        with_endpoint.drained_after.as_secs_f64(),
+    );
+    std::fs::write(work.join("report.md"), &report)?;
 
     let sqlite = sqlite_runs(&binary, &work, options)?;
     let _ = writeln!(

@@ -131,6 +131,10 @@ fn start(mut command: Command, port_of: fn(&str) -> Option<u16>) -> anyhow::Resu
             if let (Some(port), true) = (port_of(&line), port_tx.is_some()) {
                 let _ = port_tx.take().map(|tx| tx.send(port));
             }
+            // Warnings and errors are worth reading after a run; the rest is drained.
+            if line.contains(" WARN ") || line.contains(" ERROR ") {
+                eprintln!("server: {line}");
+            }
         }
     });
     let port = port_rx
@@ -149,6 +153,8 @@ impl Server {
     pub fn start(binary: &Path, database: &str) -> anyhow::Result<Self> {
         let mut command = Command::new(binary);
         command.args(["--bind", "127.0.0.1:0", "--database-url", database]);
+        // The webhook run's receiver listens on loopback.
+        command.env("WEBHOOK_ALLOW_PRIVATE_URLS", "true");
         let (child, port) = start(command, |line| {
             let rest = line.split("listening on http://127.0.0.1:").nth(1)?;
             let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
