@@ -49,7 +49,7 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_pending_per_client ON webhook_deliveries (endpoint_id, client_id, version)
     WHERE state = 'pending';
 -- An endpoint's due deliveries, oldest first (the claim), and the claims it holds (in flight).
-CREATE INDEX webhook_deliveries_pending_per_endpoint ON webhook_deliveries (endpoint_id, next_attempt_at)
+CREATE INDEX webhook_deliveries_pending_per_endpoint ON webhook_deliveries (endpoint_id, next_attempt_at, id)
     WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_claimed ON webhook_deliveries (endpoint_id)
     WHERE claimed_until IS NOT NULL;

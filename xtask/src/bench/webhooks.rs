@@ -119,7 +119,7 @@ pub fn put_with_an_endpoint(
     let expected = (put.requests_per_second * seconds as f64).round() as u64;
     // Until every update has arrived (wrk's count is rounded: within one request), or nothing
     // more arrives for 10 s.
-    let (mut last_count, mut last_change) = (receiver.count(), Instant::now());
+    let (mut last_count, mut last_change) = (receiver.count(), ended);
     while receiver.count() + 1 < expected && last_change.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(50));
         let now = receiver.count();
