@@ -137,8 +137,9 @@ fn push_event_insert<'b>(
     out.push_sql(" FROM ");
     out.push_sql(source);
     out.push_sql(
-        "), deliveries AS (INSERT INTO webhook_deliveries (endpoint_id, event_id, client_id, \
-         version, event_created_at, next_attempt_at) SELECT w.id, ",
+        "), deliveries AS (INSERT INTO webhook_deliveries (endpoint_id, organization_id, \
+         event_id, client_id, version, event_created_at, next_attempt_at) \
+         SELECT w.id, w.organization_id, ",
     );
     out.push_bind_param::<Uuid, _>(&event.id)?;
     out.push_sql(", s.id, s.version, s.");

@@ -117,6 +117,7 @@ macro_rules! clients_table {
             webhook_deliveries (id) {
                 id -> BigInt,
                 endpoint_id -> IdSql,
+                organization_id -> Integer,
                 event_id -> IdSql,
                 client_id -> IdSql,
                 version -> BigInt,
@@ -144,6 +145,7 @@ macro_rules! clients_table {
             webhook_attempts (id) {
                 id -> BigInt,
                 endpoint_id -> IdSql,
+                organization_id -> Integer,
                 event_id -> IdSql,
                 attempt -> Integer,
                 attempted_at -> InstantSql,

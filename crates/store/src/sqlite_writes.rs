@@ -66,8 +66,8 @@ impl QueryId for DeliveriesOf {
 impl QueryFragment<Sqlite> for DeliveriesOf {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         out.push_sql(
-            "INSERT INTO webhook_deliveries (endpoint_id, event_id, client_id, version, \
-             event_created_at, next_attempt_at) SELECT id, ",
+            "INSERT INTO webhook_deliveries (endpoint_id, organization_id, event_id, client_id, \
+             version, event_created_at, next_attempt_at) SELECT id, organization_id, ",
         );
         out.push_bind_param::<Text, _>(&self.event_id)?;
         out.push_sql(", ");

@@ -122,6 +122,8 @@ impl Outcome {
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
     pub id: i64,
+    /// The endpoint's organization.
+    pub organization_id: i32,
     /// The claim it was taken under: its outcome is recorded only while this claim holds.
     pub claim: Uuid,
     pub endpoint_id: Uuid,
@@ -552,8 +554,9 @@ impl Store {
                     d::event_id,
                     d::attempts,
                     d::first_attempted_at,
+                    d::organization_id,
                 ))
-                .load::<(i64, DbUuid, DbUuid, i32, Option<DateTime<Utc>>)>(conn)
+                .load::<(i64, DbUuid, DbUuid, i32, Option<DateTime<Utc>>, i32)>(conn)
                 .await?;
             let endpoint_ids: Vec<DbUuid> = deliveries.iter().map(|row| row.1).collect();
             let endpoints = w::webhook_endpoints
@@ -568,7 +571,7 @@ impl Store {
                 .load::<(DbUuid, String)>(conn)
                 .await?;
             let mut claimed = Vec::with_capacity(deliveries.len());
-            for (id, endpoint_id, event_id, attempts, first) in deliveries {
+            for (id, endpoint_id, event_id, attempts, first, organization_id) in deliveries {
                 let endpoint = endpoints.iter().find(|e| e.0 == endpoint_id);
                 let event = events.iter().find(|e| e.0 == event_id);
                 let (Some((_, url, secret)), Some((_, body))) = (endpoint, event) else {
@@ -581,6 +584,7 @@ impl Store {
                 };
                 claimed.push(ClaimedDelivery {
                     id,
+                    organization_id,
                     claim,
                     endpoint_id: endpoint_id.0,
                     url: url.clone(),
@@ -654,6 +658,7 @@ impl Store {
                 diesel::insert_into(a::webhook_attempts)
                     .values((
                         a::endpoint_id.eq(DbUuid(delivery.endpoint_id)),
+                        a::organization_id.eq(delivery.organization_id),
                         a::event_id.eq(DbUuid(attempt.event_id)),
                         a::attempt.eq(attempt.attempt),
                         a::attempted_at.eq(attempt.attempted_at),

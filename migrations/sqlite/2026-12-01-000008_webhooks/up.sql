@@ -29,6 +29,8 @@ CREATE INDEX webhook_endpoints_of_an_organization ON webhook_endpoints (organiza
 CREATE TABLE webhook_deliveries (
     id                  INTEGER     PRIMARY KEY AUTOINCREMENT,
     endpoint_id         TEXT        NOT NULL,
+    -- The endpoint's (and the event's) organization: every table carries it (contract §8).
+    organization_id     INTEGER     NOT NULL,
     event_id            TEXT        NOT NULL,
     client_id           TEXT        NOT NULL,
     version             INTEGER     NOT NULL,
@@ -57,6 +59,7 @@ CREATE INDEX webhook_deliveries_claimed ON webhook_deliveries (endpoint_id)
 CREATE TABLE webhook_attempts (
     id            INTEGER     PRIMARY KEY AUTOINCREMENT,
     endpoint_id   TEXT        NOT NULL,
+    organization_id INTEGER     NOT NULL,
     event_id      TEXT        NOT NULL,
     attempt       INTEGER     NOT NULL,
     attempted_at  TEXT        NOT NULL,
