@@ -169,6 +169,46 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The organization a resource the caller creates belongs to, from the body member
+    /// `organization_id` (`given`): an organization key's own, where naming one (anything but
+    /// `null`) is refused in `refusals` as `read_only_field`; an admin key must name one.
+    pub fn organization_to_create_in(
+        &self,
+        given: &crate::members::AnyField,
+        refusals: &mut crate::members::Refusals,
+    ) -> Result<i32, domain::FieldError> {
+        use domain::{FieldCode, FieldError};
+        const NAME: &str = "organization_id";
+        if let Some(own) = self.organization_id {
+            if given.0.is_some() {
+                refusals.push(FieldError::new(
+                    NAME,
+                    FieldCode::ReadOnlyField,
+                    "is your key's organization: only admin keys name one",
+                ));
+            }
+            return Ok(own);
+        }
+        match &given.0 {
+            None => Err(FieldError::new(
+                NAME,
+                FieldCode::Required,
+                "is required with an admin key",
+            )),
+            Some(value) => value
+                .as_i64()
+                .filter(|id| *id >= 1)
+                .and_then(|id| i32::try_from(id).ok())
+                .ok_or_else(|| {
+                    FieldError::new(
+                        NAME,
+                        FieldCode::InvalidType,
+                        "must be a positive 32-bit integer",
+                    )
+                }),
+        }
+    }
+
     pub fn scope(&self) -> Scope {
         self.organization_id.map_or(Scope::All, Scope::Organization)
     }

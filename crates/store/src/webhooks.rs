@@ -50,6 +50,22 @@ type EndpointRow = (
     DateTime<Utc>,
 );
 
+/// The columns of an [`EndpointRow`], from the backend's `webhook_endpoints` module `$w`.
+macro_rules! endpoint_columns {
+    ($w:ident) => {
+        (
+            $w::id,
+            $w::organization_id,
+            $w::url,
+            $w::description,
+            $w::event_types,
+            $w::event_mask,
+            $w::secret,
+            $w::created_at,
+        )
+    };
+}
+
 fn endpoint(row: EndpointRow) -> WebhookEndpoint {
     let (id, organization_id, url, description, event_types, event_mask, secret, created_at) = row;
     WebhookEndpoint {
@@ -316,16 +332,7 @@ impl Store {
             use s::webhook_endpoints::dsl as w;
             let mut query = w::webhook_endpoints
                 .filter(w::deleted_at.is_null())
-                .select((
-                    w::id,
-                    w::organization_id,
-                    w::url,
-                    w::description,
-                    w::event_types,
-                    w::event_mask,
-                    w::secret,
-                    w::created_at,
-                ))
+                .select(endpoint_columns!(w))
                 .into_boxed();
             if let Scope::Organization(organization) = scope {
                 query = query.filter(w::organization_id.eq(organization));
@@ -349,16 +356,7 @@ impl Store {
             Ok(w::webhook_endpoints
                 .filter(w::id.eq(DbUuid(id)))
                 .filter(w::deleted_at.is_null())
-                .select((
-                    w::id,
-                    w::organization_id,
-                    w::url,
-                    w::description,
-                    w::event_types,
-                    w::event_mask,
-                    w::secret,
-                    w::created_at,
-                ))
+                .select(endpoint_columns!(w))
                 .get_result::<EndpointRow>(conn)
                 .await
                 .optional()?)

@@ -111,20 +111,8 @@ pub struct EndpointOut {
     "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw6eQpjvv3c5E="
 }))]
 pub struct EndpointCreatedOut {
-    /// The endpoint's id (UUID).
-    pub id: Uuid,
-    /// The organization whose events it receives.
-    #[schema(format = Int32)]
-    pub organization_id: i32,
-    /// Where events are sent.
-    pub url: String,
-    /// What the endpoint is for.
-    pub description: Option<String>,
-    /// The event types delivered; `null`: every type.
-    pub event_types: Option<Vec<EventType>>,
-    /// When it was created (RFC 3339, UTC); it receives the events created after this.
-    #[serde(serialize_with = "crate::timestamp::micros")]
-    pub created_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub endpoint: EndpointOut,
     /// The signing secret: `whsec_` + base64 of 32 random bytes. Verify each delivery's
     /// `webhook-signature` with it (any Standard Webhooks library takes it as is). It is shown
     /// only in this response: keep it.
@@ -214,40 +202,6 @@ fn stranger(name: &str, value: &Value) -> Option<FieldError> {
             "is not a member of a webhook endpoint",
         )
     })
-}
-
-/// The organization the endpoint is for: the caller's own, or the one an admin names.
-fn target_organization(caller: &Caller, given: &AnyField, refusals: &mut Refusals) -> Option<i32> {
-    const NAME: &str = "organization_id";
-    if let Some(own) = caller.organization_id {
-        if given.0.is_some() {
-            refusals.push(FieldError::new(
-                NAME,
-                FieldCode::ReadOnlyField,
-                "is your key's organization; only admin keys name one",
-            ));
-        }
-        return Some(own);
-    }
-    let found = match &given.0 {
-        None => Err(FieldError::new(
-            NAME,
-            FieldCode::Required,
-            "is required when creating with an admin key",
-        )),
-        Some(value) => value
-            .as_i64()
-            .filter(|id| *id >= 1)
-            .and_then(|id| i32::try_from(id).ok())
-            .ok_or_else(|| {
-                FieldError::new(
-                    NAME,
-                    FieldCode::InvalidType,
-                    "must be a positive 32-bit integer",
-                )
-            }),
-    };
-    found.map_err(|e| refusals.push(e)).ok()
 }
 
 fn read_url(given: &AnyField, allow_private: bool, refusals: &mut Refusals) -> Option<url::Url> {
@@ -408,7 +362,10 @@ pub async fn create_endpoint(
     let (input, strangers) = read_object::<CreateEndpointIn>(&req, &body, stranger)?;
     let mut refusals = Refusals::default();
     refusals.extend(strangers);
-    let organization_id = target_organization(&caller, &input.organization_id, &mut refusals);
+    let organization_id = caller
+        .organization_to_create_in(&input.organization_id, &mut refusals)
+        .map_err(|e| refusals.push(e))
+        .ok();
     let url = read_url(&input.url, rules.allow_private, &mut refusals);
     let description = read_description(&input.description, &mut refusals);
     let event_types = read_event_types(&input.event_types, &mut refusals);
@@ -439,19 +396,11 @@ pub async fn create_endpoint(
         created_at: Utc::now(),
     };
     store.create_webhook_endpoint(&endpoint).await?;
-    let out = endpoint_out(endpoint)?;
+    let endpoint = endpoint_out(endpoint)?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location(id)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(EndpointCreatedOut {
-            id: out.id,
-            organization_id: out.organization_id,
-            url: out.url,
-            description: out.description,
-            event_types: out.event_types,
-            created_at: out.created_at,
-            secret,
-        }))
+        .json(EndpointCreatedOut { endpoint, secret }))
 }
 
 /// List webhook endpoints

@@ -635,6 +635,52 @@ async fn an_unreachable_endpoint_is_paused_and_holds_up_no_other(backend: Backen
     );
 }
 
+async fn a_url_refused_at_delivery_time_is_a_failed_attempt(backend: Backend) {
+    // Production rules; the endpoint is stored as if its URL had been accepted before (a name
+    // that resolved to a public address then, say), and now points to loopback.
+    let Some(app) = TestApp::spawn_with(backend, |config| {
+        config.webhook_retry_first_ms = 200;
+        config.webhook_poll_ms = 100;
+    })
+    .await
+    else {
+        return;
+    };
+    let receiver = Receiver::start().await;
+    let secrets =
+        api::webhooks::SecretBox::from_base64(crate::helpers::WEBHOOK_SECRETS_KEY).unwrap();
+    let id = uuid::Uuid::now_v7();
+    app.store
+        .create_webhook_endpoint(&store::WebhookEndpoint {
+            id,
+            organization_id: 1,
+            url: receiver.url("/"),
+            description: None,
+            event_types: None,
+            event_mask: None,
+            secret: secrets.seal(id, &api::webhooks::secret::generate()),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    app.registered().await;
+    let attempts = eventually(Duration::from_secs(10), "a refused attempt", || async {
+        let attempts = deliveries(&app, &id.to_string()).await;
+        (!attempts.is_empty()).then_some(attempts)
+    })
+    .await;
+    assert_eq!(attempts[0]["status_code"], Value::Null);
+    assert_eq!(attempts[0]["outcome"], "retrying");
+    assert!(
+        attempts[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("must use https"),
+        "{attempts:#?}"
+    );
+    assert!(receiver.arrivals().is_empty(), "nothing was sent");
+}
+
 async fn a_deleted_endpoint_receives_nothing_more(backend: Backend) {
     let Some(app) = spawn(backend, |_| {}).await else {
         return;
@@ -804,6 +850,7 @@ crate::for_each_backend!(
     a_delivery_given_up_is_failed_and_the_next_event_follows,
     a_slow_endpoint_slows_neither_requests_nor_other_endpoints,
     a_deleted_endpoint_receives_nothing_more,
+    a_url_refused_at_delivery_time_is_a_failed_attempt,
     an_unreachable_endpoint_is_paused_and_holds_up_no_other,
     two_instances_share_the_work_and_never_send_one_event_twice_at_once,
     a_delivery_cut_off_by_sigkill_is_made_after_the_restart,

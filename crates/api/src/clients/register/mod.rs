@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::web;
 use actix_web::{post, HttpRequest, HttpResponse};
 use chrono::Utc;
-use domain::{FieldCode, FieldError};
 use store::{Claim, IdempotencyKey, Store, StoredResponse};
 use uuid::Uuid;
 
@@ -14,7 +13,7 @@ use crate::auth::Caller;
 use crate::body::{canonical_hash, read_object, Body};
 use crate::etag;
 use crate::events;
-use crate::members::{AnyField, Refusals};
+use crate::members::Refusals;
 use crate::problem::{ApiError, ErrorCode, Problem};
 use crate::webhooks::Wake;
 
@@ -78,7 +77,7 @@ pub async fn register_person(
     let now = Utc::now();
     let mut refusals = Refusals::default();
     refusals.extend(strangers);
-    let organization = target_organization(&caller, &input.organization_id, &mut refusals);
+    let organization = caller.organization_to_create_in(&input.organization_id, &mut refusals);
     let registration = input.into_registration(now.date_naive(), &mut refusals);
     let (registration, organization_id) = match (registration, organization) {
         (Some(registration), Ok(id)) => (registration, id),
@@ -143,42 +142,6 @@ async fn register_once(
             ErrorCode::IdempotencyKeyReused,
             "This Idempotency-Key was used with a different request body; use a new key for a new request.",
         )),
-    }
-}
-
-/// The organization to register in: the key's own, or for an admin key the body's
-/// `organization_id`, whose error comes after every other. For an organization key the member is
-/// a server-owned field, refused in `refusals`.
-fn target_organization(
-    caller: &Caller,
-    given: &AnyField,
-    refusals: &mut Refusals,
-) -> Result<i32, FieldError> {
-    const NAME: &str = "organization_id";
-    if let Some(own) = caller.organization_id {
-        if let Some(value) = &given.0 {
-            refusals.extend(stranger(NAME, value));
-        }
-        return Ok(own);
-    }
-    let invalid = || {
-        FieldError::new(
-            NAME,
-            FieldCode::InvalidType,
-            "must be a positive 32-bit integer",
-        )
-    };
-    match &given.0 {
-        None => Err(FieldError::new(
-            NAME,
-            FieldCode::Required,
-            "is required when registering with an admin key",
-        )),
-        Some(value) => value
-            .as_i64()
-            .filter(|id| *id >= 1)
-            .and_then(|id| i32::try_from(id).ok())
-            .ok_or_else(invalid),
     }
 }
 
