@@ -11,6 +11,7 @@
 //! [`crate::config::NO_ANSWER_GRACE`]. A connection whose use was cut short (a deadline, a
 //! dropped request) or failed as unavailable never returns to its pool.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,6 +25,7 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::FutureExt;
+use tokio::time::Instant;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::PgTarget;
@@ -81,6 +83,47 @@ impl<T, E> Outcome for Result<T, crate::UpdateError<E>> {
     }
 }
 
+/// One budget for every database wait of a request; see [`with_budget`].
+struct Budget {
+    length: Duration,
+    /// Set by the first wait.
+    ends: Cell<Option<Instant>>,
+}
+
+tokio::task_local! {
+    static BUDGET: Budget;
+}
+
+/// Runs `work` (a request) with one budget of `length` for all its database waits together,
+/// counted from its first checkout: each wait ends at its own bound or when the budget is spent,
+/// whichever comes first. A request that reads, then writes, then reads again, or that meets
+/// several slow steps (a checkout, then a statement), still answers within `length` of its first
+/// wait. Outside such a scope each wait has only its own bound.
+pub async fn with_budget<F: Future>(length: Duration, work: F) -> F::Output {
+    BUDGET
+        .scope(
+            Budget {
+                length,
+                ends: Cell::new(None),
+            },
+            work,
+        )
+        .await
+}
+
+/// When a wait of at most `own` that starts now must end.
+fn wait_until(own: Duration) -> Instant {
+    let now = Instant::now();
+    let own = now + own;
+    BUDGET
+        .try_with(|budget| {
+            let ends = budget.ends.get().unwrap_or(now + budget.length);
+            budget.ends.set(Some(ends));
+            ends.min(own)
+        })
+        .unwrap_or(own)
+}
+
 /// Checks a connection out of `pool`, waiting at most `within` (connecting included).
 pub(crate) async fn acquire<M>(
     pool: &deadpool::managed::Pool<M>,
@@ -90,7 +133,7 @@ where
     M: deadpool::managed::Manager,
     M::Error: std::fmt::Display,
 {
-    match tokio::time::timeout(within, pool.get()).await {
+    match tokio::time::timeout_at(wait_until(within), pool.get()).await {
         Ok(Ok(object)) => Ok(Lease {
             object: Some(object),
             finished: false,
@@ -99,7 +142,7 @@ where
             "cannot get a database connection: {error}"
         ))),
         Err(_) => Err(StoreError::Unavailable(format!(
-            "no database connection within {} ms",
+            "no database connection in time (acquire timeout {} ms, or the request's budget)",
             within.as_millis()
         ))),
     }
@@ -131,11 +174,11 @@ pub(crate) async fn answered<T>(
     within: Duration,
     work: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
-    tokio::time::timeout(within, work)
+    tokio::time::timeout_at(wait_until(within), work)
         .await
         .unwrap_or_else(|_| {
             Err(StoreError::Unavailable(format!(
-                "no answer from the database within {} ms",
+                "no answer from the database in time (deadline {} ms, or the request's budget)",
                 within.as_millis()
             )))
         })
@@ -159,6 +202,45 @@ fn with_causes(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Whether a notice says that a commit was cut short while it waited for a synchronous standby:
+/// PostgreSQL then reports success for a transaction that "has already committed locally, but
+/// might not have been replicated to the standby", and that a failover would lose.
+fn unreplicated_commit(notice: &tokio_postgres::error::DbError) -> bool {
+    notice
+        .message()
+        .contains("wait for synchronous replication")
+}
+
+/// Drives a connection's I/O until it closes. A commit that PostgreSQL reports as not replicated
+/// (an operator cancelled its wait, or the server is shutting down) closes the connection
+/// before the success that follows the notice reaches the statement: the request answers `503`,
+/// never `2xx`, for a change a failover could lose. (diesel-async's own driver drops notices.)
+async fn drive<S, T>(mut connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use tokio_postgres::AsyncMessage;
+    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    while let Some(message) = futures_util::StreamExt::next(&mut messages).await {
+        match message {
+            Ok(AsyncMessage::Notice(notice)) if unreplicated_commit(&notice) => {
+                tracing::warn!(
+                    notice = notice.message(),
+                    "a commit was not confirmed by the synchronous standby; closing its \
+                     connection so that the request answers 503"
+                );
+                return;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::debug!(%error, "database connection ended");
+                return;
+            }
+        }
+    }
+}
+
 /// How to open a PostgreSQL connection.
 pub(crate) struct PgConnector {
     target: PgTarget,
@@ -174,7 +256,7 @@ impl PgConnector {
     /// Opens a connection; `prepared` counts the statements it prepares for its cache.
     pub async fn connect(&self, prepared: Arc<AtomicU64>) -> ConnectionResult<AsyncPgConnection> {
         let failed = |e: tokio_postgres::Error| ConnectionError::BadConnection(with_causes(&e));
-        let mut conn = match &self.tls {
+        let client = match &self.tls {
             None => {
                 let (client, connection) = self
                     .target
@@ -182,7 +264,8 @@ impl PgConnector {
                     .connect(tokio_postgres::NoTls)
                     .await
                     .map_err(failed)?;
-                AsyncPgConnection::try_from_client_and_connection(client, connection).await?
+                tokio::spawn(drive(connection));
+                client
             }
             Some(tls) => {
                 let (client, connection) = self
@@ -191,9 +274,11 @@ impl PgConnector {
                     .connect(tls.clone())
                     .await
                     .map_err(failed)?;
-                AsyncPgConnection::try_from_client_and_connection(client, connection).await?
+                tokio::spawn(drive(connection));
+                client
             }
         };
+        let mut conn = AsyncPgConnection::try_from(client).await?;
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
             if let InstrumentationEvent::CacheQuery { .. } = event {
                 prepared.fetch_add(1, Ordering::Relaxed);
