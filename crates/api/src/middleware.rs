@@ -55,7 +55,16 @@ pub async fn request_context(
 
     // Handler and extractor errors arrive as responses carrying the error; only a failing inner
     // middleware would return `Err`, and there is none inside this one.
-    let response = next.call(req).instrument(span).await?;
+    // One budget for the request's database waits, so that a checkout and the statements after
+    // it cannot each take their own full timeout.
+    let budget = req
+        .app_data::<Data<store::Store>>()
+        .map(|store| store.request_budget());
+    let handled = next.call(req).instrument(span);
+    let response = match budget {
+        Some(budget) => store::with_budget(budget, handled).await?,
+        None => handled.await?,
+    };
     // Why a 5xx happened is logged here, once, on the request's line.
     let cause = response
         .status()

@@ -6,6 +6,7 @@ use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::history::{registration_changes, update_changes, Change};
 use domain::{Client, KycStatus, RiskLevel, UpdatePlan};
+use futures_util::FutureExt;
 use uuid::Uuid;
 
 use crate::events::NewEvent;
@@ -279,13 +280,7 @@ async fn update_postgres<E: Send>(
         }
         Ok(plan)
     });
-    tokio::time::timeout(deadline, locked)
+    answered(deadline, locked.map(Ok))
         .await
-        .unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(format!(
-                "no answer from the database within {} ms",
-                deadline.as_millis()
-            ))
-            .into())
-        })
+        .unwrap_or_else(|error| Err(error.into()))
 }

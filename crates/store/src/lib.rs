@@ -38,7 +38,7 @@ pub use events::{NewEvent, StoredEvent};
 pub use history::HistoryEntry;
 pub use idempotency::{Claim, IdempotencyKey, StoredResponse, KEY_LIFETIME};
 pub use keys::ApiKey;
-pub use pool::PoolStatus;
+pub use pool::{with_budget, PoolStatus};
 pub use webhooks::{
     Backlog, ClaimRequest, ClaimedDelivery, DeliveryAttempt, Outcome, WebhookEndpoint,
 };
@@ -216,6 +216,14 @@ impl Store {
 
     fn answer_deadline(&self) -> Duration {
         self.shared.config.answer_deadline()
+    }
+
+    /// The budget for all the database waits of one request (see [`with_budget`]): a checkout
+    /// and a statement's answer, `acquire_timeout` + `statement_timeout` +
+    /// [`NO_ANSWER_GRACE`]. The server answers every request within it (plus its own work),
+    /// whatever the database does.
+    pub fn request_budget(&self) -> Duration {
+        self.acquire_timeout + self.answer_deadline()
     }
 
     /// How the connection pools are doing right now, every worker's together.
