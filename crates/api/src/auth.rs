@@ -73,9 +73,10 @@ fn secret_matches(key: &ApiKey, secret: &str) -> bool {
 }
 
 /// The key with this id when it exists and is not revoked, read from the database; records the
-/// use (at most every [`TOUCH_EVERY`]).
+/// use (at most every [`TOUCH_EVERY`]) in the background: a write the request does not wait for,
+/// so that reads keep working while writes cannot commit (a stalled synchronous standby).
 async fn load_live_key(
-    store: &Store,
+    store: &web::Data<Store>,
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<ApiKey>, ApiError> {
@@ -86,7 +87,12 @@ async fn load_live_key(
         return Ok(None);
     }
     if key.last_used_at.is_none_or(|at| now - at > TOUCH_EVERY) {
-        store.touch_api_key(key.id, now).await?;
+        let (store, id) = (web::Data::clone(store), key.id);
+        actix_web::rt::spawn(async move {
+            if let Err(error) = store.touch_api_key(id, now).await {
+                tracing::debug!(%error, key_id = %id, "the key's last use was not recorded");
+            }
+        });
     }
     Ok(Some(key))
 }
