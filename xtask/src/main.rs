@@ -5,6 +5,7 @@
 //! `cargo xtask bench` measures the update path against PostgreSQL's own ceiling (BENCHMARKS.md).
 
 mod bench;
+mod failover;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,7 +71,8 @@ fn run() -> anyhow::Result<bool> {
         }
         ["openapi", "--check"] => check(),
         ["bench", options @ ..] => bench::run(&bench::Options::parse(options)?),
-        _ => bail!("{USAGE}\n{}", bench::USAGE),
+        ["failover", options @ ..] => failover::run(failover::parse(options)?),
+        _ => bail!("{USAGE}\n{}\n{}", bench::USAGE, failover::USAGE),
     }
 }
 

@@ -9,11 +9,11 @@
 //! medians are reported. Every server reaches PostgreSQL the same way: TCP on 127.0.0.1, no
 //! TLS. See BENCHMARKS.md.
 
-mod process;
+pub mod process;
 mod report;
 mod tools;
 mod webhooks;
-mod workload;
+pub mod workload;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -96,7 +96,7 @@ const CONNECTIONS: usize = 16;
 /// Clients in the large-table GET run.
 const MANY_CLIENTS: usize = 1_000_000;
 
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
@@ -110,7 +110,7 @@ fn without_tls(url: &str) -> String {
 }
 
 /// A key for organization 1, made with the server's command line.
-fn create_key(binary: &Path, database: &str) -> anyhow::Result<String> {
+pub fn create_key(binary: &Path, database: &str) -> anyhow::Result<String> {
     let created = run_command(
         Command::new(binary)
             .args(["--database-url", database, "keys", "create"])
@@ -149,6 +149,19 @@ fn machine() -> String {
     format!("{cores} cores ({cpu}), {memory:.0} GiB, {postgres}")
 }
 
+/// Builds the release server (nothing to do when it is up to date); its path.
+pub fn release_server() -> anyhow::Result<PathBuf> {
+    let root = root();
+    println!("building the release server");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "--release", "--quiet", "-p", "api"])
+        .status()?;
+    ensure!(status.success(), "the release build failed");
+    Ok(root.join("target/release/clients-api"))
+}
+
 /// A server under load with its scripts.
 struct Target<'a> {
     name: &'a str,
@@ -160,14 +173,7 @@ pub fn run(options: &Options) -> anyhow::Result<bool> {
     let started = Instant::now();
     ensure_tools(options.peer.is_some())?;
     let root = root();
-    println!("building the release server");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "--release", "--quiet", "-p", "api"])
-        .status()?;
-    ensure!(status.success(), "the release build failed");
-    let binary = root.join("target/release/clients-api");
+    let binary = release_server()?;
     let work = root.join("target/bench");
     std::fs::create_dir_all(&work)?;
 

@@ -117,7 +117,11 @@ impl Drop for Stopped {
 /// Starts `command` with its stdout piped, waits for the line that `port_of` finds a port in,
 /// and keeps draining the output, so that the process never blocks on a full pipe (its logging
 /// is part of what is measured).
-fn start(mut command: Command, port_of: fn(&str) -> Option<u16>) -> anyhow::Result<(Stopped, u16)> {
+fn start(
+    mut command: Command,
+    port_of: fn(&str) -> Option<u16>,
+    echo: fn(&str) -> bool,
+) -> anyhow::Result<(Stopped, u16)> {
     let mut child = command
         .stdout(Stdio::piped())
         .spawn()
@@ -131,8 +135,8 @@ fn start(mut command: Command, port_of: fn(&str) -> Option<u16>) -> anyhow::Resu
             if let (Some(port), true) = (port_of(&line), port_tx.is_some()) {
                 let _ = port_tx.take().map(|tx| tx.send(port));
             }
-            // Warnings and errors are worth reading after a run; the rest is drained.
-            if line.contains(" WARN ") || line.contains(" ERROR ") {
+            // What is worth reading after a run is shown; the rest is drained.
+            if echo(&line) {
                 eprintln!("server: {line}");
             }
         }
@@ -150,16 +154,35 @@ pub struct Server {
 }
 
 impl Server {
+    /// The server, showing its warnings and errors.
     pub fn start(binary: &Path, database: &str) -> anyhow::Result<Self> {
+        Self::start_with(binary, database, &[], |line| {
+            line.contains(" WARN ") || line.contains(" ERROR ")
+        })
+    }
+
+    /// The server with settings `env` (`NAME`, value) on top of the defaults, showing the lines
+    /// of its output that `echo` picks.
+    pub fn start_with(
+        binary: &Path,
+        database: &str,
+        env: &[(&str, &str)],
+        echo: fn(&str) -> bool,
+    ) -> anyhow::Result<Self> {
         let mut command = Command::new(binary);
         command.args(["--bind", "127.0.0.1:0", "--database-url", database]);
+        command.envs(env.iter().copied());
         // The webhook run's receiver listens on loopback.
         command.env("WEBHOOK_ALLOW_PRIVATE_URLS", "true");
-        let (child, port) = start(command, |line| {
-            let rest = line.split("listening on http://127.0.0.1:").nth(1)?;
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse().ok()
-        })?;
+        let (child, port) = start(
+            command,
+            |line| {
+                let rest = line.split("listening on http://127.0.0.1:").nth(1)?;
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            },
+            echo,
+        )?;
         Ok(Server { child, port })
     }
 }
@@ -207,7 +230,11 @@ impl Peer {
             .env("PORT", port.to_string())
             .env("DATABASE_URL", database)
             .env("PG_POOL_MAX", pool.to_string());
-        let (child, _) = start(command, |line| line.contains("listening").then_some(0))?;
+        let (child, _) = start(
+            command,
+            |line| line.contains("listening").then_some(0),
+            |line| line.contains(" WARN ") || line.contains(" ERROR "),
+        )?;
         Ok(Peer { child, port })
     }
 }
