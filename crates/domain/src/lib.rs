@@ -7,10 +7,12 @@
 //! the current time and the stored record in, and get back the next record or the complete list
 //! of field errors.
 
+pub mod chain;
 pub mod client;
 pub mod enums;
 pub mod error;
 pub mod history;
+pub mod lifecycle;
 pub mod register;
 pub mod update;
 pub mod values;
