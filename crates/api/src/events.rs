@@ -80,7 +80,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             "mobile_phone_number": "+33612345678", "planned_expenditure": null,
             "planned_income": "50000-75000 EUR", "second_email": null,
             "second_mobile_phone_number": null, "state_province": null
-        }
+        },
+        "history_hash": "c6798023e222709fc41e7ba91a2786e88262ff0d4896cbeba6a5acc3ae90e523"
     }
 }))]
 pub struct EventOut {
@@ -112,11 +113,21 @@ pub struct EventData {
     pub request_id: Option<String>,
     /// The whole client after the change.
     pub client: ClientWithPerson,
+    /// The `hash` of the change's history entry: keep it, and `GET …/history/verify` (or your
+    /// own recomputation) shows later that the history up to here was not rewritten.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub history_hash: String,
 }
 
 /// The event of a change of `client` (its state after the change), with the changes its history
 /// entry records; written by the store with the change.
-pub fn announce(kind: EventType, client: &Client, changes: &[Change], audit: &Audit) -> NewEvent {
+pub fn announce(
+    kind: EventType,
+    client: &Client,
+    changes: &[Change],
+    audit: &Audit,
+    history_hash: &str,
+) -> NewEvent {
     let id = Uuid::now_v7();
     let event = EventOut {
         id,
@@ -133,6 +144,7 @@ pub fn announce(kind: EventType, client: &Client, changes: &[Change], audit: &Au
             },
             request_id: audit.request_id.clone(),
             client: ClientWithPerson::from(client.clone()),
+            history_hash: history_hash.to_owned(),
         },
     };
     NewEvent {

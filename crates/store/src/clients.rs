@@ -4,14 +4,16 @@ use std::time::Duration;
 
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use domain::chain::GENESIS;
 use domain::history::{registration_changes, update_changes, Change};
 use domain::{Client, KycStatus, RiskLevel, UpdatePlan};
 use futures_util::FutureExt;
 use uuid::Uuid;
 
 use crate::events::NewEvent;
+use crate::history::entry_hash;
 use crate::idempotency::{IdempotencyKey, StoredResponse};
-use crate::pg_statements::{ClientById, RegisterWithHistory, UpdateWithHistory};
+use crate::pg_statements::{ClientAndHead, ClientById, RegisterWithHistory, UpdateWithHistory};
 use crate::pool::{acquire, answered};
 use crate::row::ClientRecord;
 use crate::row::{ClientRow, DbUuid};
@@ -51,11 +53,14 @@ impl Store {
         audit: &Audit,
         idempotency: Option<(&IdempotencyKey, &StoredResponse)>,
     ) -> Result<(), StoreError> {
-        let changes = changes_json(&registration_changes(client))?;
+        let changes = registration_changes(client);
+        let hash = entry_hash(client, audit, &changes, None, GENESIS);
+        let changes = changes_json(&changes)?;
         match &self.db {
             Db::Postgres(pool) => {
                 let mut lease = acquire(pool, self.acquire_timeout()).await?;
-                let insert = RegisterWithHistory::new(client, event, audit, &changes, idempotency);
+                let insert =
+                    RegisterWithHistory::new(client, event, audit, (&changes, &hash), idempotency);
                 let conn = lease.conn();
                 let result = answered(self.answer_deadline(), async {
                     insert
@@ -80,7 +85,7 @@ impl Store {
                             &client,
                             &event,
                             &audit,
-                            &changes,
+                            (&changes, &hash),
                             idempotency,
                         )
                     })
@@ -133,7 +138,7 @@ impl Store {
     where
         E: Send + 'static,
         D: Fn(&Client) -> Result<UpdatePlan, E> + Send + Sync + 'static,
-        A: Fn(&UpdatePlan) -> NewEvent + Send + Sync + 'static,
+        A: Fn(&UpdatePlan, &str) -> NewEvent + Send + Sync + 'static,
     {
         match &self.db {
             Db::Postgres(pool) => {
@@ -212,6 +217,25 @@ impl Store {
     }
 }
 
+/// The history entry of `plan`: its changes as JSON, and its hash after `head` (the hash of the
+/// client's latest entry).
+pub(crate) fn entry_of(
+    plan: &UpdatePlan,
+    audit: &Audit,
+    head: Option<String>,
+) -> Result<(String, String), StoreError> {
+    let head = head.ok_or_else(|| {
+        StoreError::Internal(format!(
+            "client {} has no hash at version {}: its history is not chained yet",
+            plan.client.id,
+            plan.client.version - 1
+        ))
+    })?;
+    let changes = update_changes(&plan.changes);
+    let hash = entry_hash(&plan.client, audit, &changes, None, &head);
+    Ok((changes_json(&changes)?, hash))
+}
+
 /// The stored client with this id within the scope, or `NotFound`.
 fn in_scope<E>(row: Option<ClientRow>, scope: Scope) -> Result<Client, UpdateError<E>> {
     let row = row.filter(|r| scope.allows(r.organization_id));
@@ -226,29 +250,32 @@ async fn update_postgres<E: Send>(
     id: Uuid,
     audit: &Audit,
     decide: &(impl Fn(&Client) -> Result<UpdatePlan, E> + Sync),
-    announce: &(impl Fn(&UpdatePlan) -> NewEvent + Sync),
+    announce: &(impl Fn(&UpdatePlan, &str) -> NewEvent + Sync),
 ) -> Result<UpdatePlan, UpdateError<E>> {
     for _ in 0..OPTIMISTIC_ATTEMPTS {
         let row = answered(deadline, async {
-            Ok(ClientById::<false>(id)
-                .get_result::<ClientRow>(conn)
+            Ok(ClientAndHead(id)
+                .get_result::<(ClientRow, Option<String>)>(conn)
                 .await
                 .optional()?)
         })
         .await?;
+        let (row, head) = row.unzip();
         let current = in_scope(row, scope)?;
         let plan = decide(&current).map_err(UpdateError::Rejected)?;
         if plan.is_noop() {
             return Ok(plan);
         }
-        let changes = changes_json(&update_changes(&plan.changes))?;
-        let event = announce(&plan);
+        let (changes, hash) = entry_of(&plan, audit, head.flatten())?;
+        let event = announce(&plan, &hash);
         let write = UpdateWithHistory {
             next: ClientRecord::from(&plan.client),
             event: &event,
             from_version: current.version,
             audit,
             changes: &changes,
+            reason: None,
+            hash: &hash,
         };
         let written = answered(deadline, async { Ok(write.execute(conn).await?) }).await?;
         if written == 1 {
@@ -266,14 +293,30 @@ async fn update_postgres<E: Send>(
         let current = in_scope(row, scope)?;
         let plan = decide(&current).map_err(UpdateError::Rejected)?;
         if !plan.is_noop() {
-            let changes = changes_json(&update_changes(&plan.changes))?;
-            let event = announce(&plan);
+            // Read after the lock, by a statement of its own: a statement that waited for the
+            // lock sees the row as its holder left it, but the rest of the database (the
+            // history entry that holder wrote) as it was when the statement began.
+            let head = {
+                use crate::schema::pg::client_history::dsl as h;
+                h::client_history
+                    .filter(h::client_id.eq(DbUuid(id)))
+                    .filter(h::version.eq(current.version))
+                    .select(h::hash)
+                    .get_result::<Option<String>>(conn)
+                    .await
+                    .optional()?
+                    .flatten()
+            };
+            let (changes, hash) = entry_of(&plan, audit, head)?;
+            let event = announce(&plan, &hash);
             UpdateWithHistory {
                 next: ClientRecord::from(&plan.client),
                 event: &event,
                 from_version: current.version,
                 audit,
                 changes: &changes,
+                reason: None,
+                hash: &hash,
             }
             .execute(conn)
             .await?;

@@ -35,7 +35,7 @@ pub use clients::ListFilter;
 pub use config::{StoreConfig, NO_ANSWER_GRACE};
 pub use error::{Conflict, StoreError, UpdateError};
 pub use events::{NewEvent, StoredEvent};
-pub use history::HistoryEntry;
+pub use history::{registration_hash, HistoryEntry, Verification};
 pub use idempotency::{Claim, IdempotencyKey, StoredResponse, KEY_LIFETIME};
 pub use keys::ApiKey;
 pub use pool::{with_budget, PoolStatus};
@@ -159,7 +159,7 @@ impl Store {
     pub async fn open(config: &StoreConfig) -> Result<Self, StoreError> {
         let wait = config.acquire_timeout.max(STARTUP_WAIT);
         let pool_size = usize::try_from(config.pool_size).unwrap_or(usize::MAX);
-        if config.is_postgres() {
+        let store = if config.is_postgres() {
             let connector = Arc::new(PgConnector::new(PgTarget::parse(config)?)?);
             migrate::postgres(Arc::clone(&connector), wait).await?;
             let prepared = Arc::default();
@@ -171,11 +171,11 @@ impl Store {
                 prepared,
             });
             shared.pg_pools.register(&pool);
-            Ok(Store {
+            Store {
                 db: Db::Postgres(pool),
                 shared,
                 acquire_timeout: wait,
-            })
+            }
         } else {
             let path = config.sqlite_path().to_owned();
             migrate::sqlite(path.clone(), wait).await?;
@@ -185,7 +185,7 @@ impl Store {
                 // Waiting for another process's write lock is waiting for the database.
                 config.acquire_timeout,
             );
-            Ok(Store {
+            Store {
                 db: Db::Sqlite(Arc::clone(&pools)),
                 shared: Arc::new(Shared {
                     config: config.clone(),
@@ -194,8 +194,16 @@ impl Store {
                     prepared: Arc::default(),
                 }),
                 acquire_timeout: wait,
-            })
+            }
+        };
+        let chained = history::chain_unhashed_entries(&store).await?;
+        if chained > 0 {
+            tracing::info!(
+                entries = chained,
+                "history entries written before the hash chain were given their hashes"
+            );
         }
+        Ok(store)
     }
 
     /// What `workers` HTTP workers need to each make a handle of their own: the pool size is

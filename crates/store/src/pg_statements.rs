@@ -28,7 +28,13 @@ const CLIENT_COLUMNS: &str = "SELECT id, organization_id, version, created_at, u
     external_client_code, first_name, middle_name, last_name, date_of_birth, gender, \
     nationality, birth_country, country_of_tax_residence, email, second_email, \
     mobile_phone_number, second_mobile_phone_number, address, city, postcode, state_province, \
-    country_code, planned_income, planned_expenditure FROM clients WHERE id = ";
+    country_code, planned_income, planned_expenditure";
+
+/// The hash of the client's latest history entry: what its next entry chains to.
+const HEAD_HASH: &str = ", (SELECT hash FROM client_history h \
+    WHERE h.client_id = clients.id AND h.version = clients.version)";
+
+const BY_ID: &str = " FROM clients WHERE id = ";
 
 /// The client with this id; with `LOCK`, its row stays locked until the transaction ends.
 pub(crate) struct ClientById<const LOCK: bool>(pub uuid::Uuid);
@@ -45,10 +51,35 @@ impl<const LOCK: bool> Query for ClientById<LOCK> {
 impl<const LOCK: bool> QueryFragment<Pg> for ClientById<LOCK> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql(CLIENT_COLUMNS);
+        out.push_sql(BY_ID);
         out.push_bind_param::<Uuid, _>(&self.0)?;
         if LOCK {
             out.push_sql(" FOR UPDATE");
         }
+        Ok(())
+    }
+}
+
+/// The client with this id, and the hash of its latest history entry (what the update's entry
+/// chains to). No locking variant: a statement that waited for a row lock would see the new row
+/// but the history as it was before the wait.
+pub(crate) struct ClientAndHead(pub uuid::Uuid);
+
+impl QueryId for ClientAndHead {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for ClientAndHead {
+    type SqlType = (crate::schema::pg::clients::SqlType, Nullable<Text>);
+}
+
+impl QueryFragment<Pg> for ClientAndHead {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(CLIENT_COLUMNS);
+        out.push_sql(HEAD_HASH);
+        out.push_sql(BY_ID);
+        out.push_bind_param::<Uuid, _>(&self.0)?;
         Ok(())
     }
 }
@@ -64,6 +95,9 @@ pub(crate) struct UpdateWithHistory<'a> {
     pub audit: &'a Audit,
     /// The entry's changes, as JSON.
     pub changes: &'a str,
+    pub reason: Option<&'a str>,
+    /// The entry's hash.
+    pub hash: &'a str,
 }
 
 impl QueryId for UpdateWithHistory<'_> {
@@ -83,7 +117,13 @@ impl QueryFragment<Pg> for UpdateWithHistory<'_> {
         out.push_sql(" RETURNING id, version, organization_id, updated_at), ");
         push_event_insert(&mut out, "updated", "updated_at", self.event)?;
         out.push_sql(" ");
-        push_history_insert(&mut out, "updated", "updated_at", self.audit, self.changes)
+        push_history_insert(
+            &mut out,
+            "updated",
+            "updated_at",
+            self.audit,
+            (self.changes, &self.reason, self.hash),
+        )
     }
 }
 
@@ -94,11 +134,12 @@ fn push_history_insert<'b>(
     source: &'static str,
     at: &'static str,
     audit: &'b Audit,
-    changes: &'b str,
+    (changes, reason, hash): (&'b str, &'b Option<&'b str>, &'b str),
 ) -> QueryResult<()> {
     out.push_sql(
         "INSERT INTO client_history (client_id, version, organization_id, recorded_at, \
-         actor_key_id, actor_name, request_id, changes) SELECT id, version, organization_id, ",
+         actor_key_id, actor_name, request_id, changes, reason, hash) \
+         SELECT id, version, organization_id, ",
     );
     out.push_sql(at);
     out.push_sql(", ");
@@ -109,6 +150,10 @@ fn push_history_insert<'b>(
     out.push_bind_param::<Nullable<Text>, _>(&audit.request_id)?;
     out.push_sql(", ");
     out.push_bind_param::<Text, _>(changes)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Nullable<Text>, _>(reason)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(hash)?;
     out.push_sql(" FROM ");
     out.push_sql(source);
     Ok(())
@@ -165,6 +210,7 @@ pub(crate) struct RegisterWithHistory<'a> {
     event: &'a NewEvent,
     audit: &'a Audit,
     changes: &'a str,
+    hash: &'a str,
     /// The key and the response to store with it; all `None` without a key.
     key: Option<&'a str>,
     status: Option<i32>,
@@ -178,7 +224,7 @@ impl<'a> RegisterWithHistory<'a> {
         client: &'a Client,
         event: &'a NewEvent,
         audit: &'a Audit,
-        changes: &'a str,
+        (changes, hash): (&'a str, &'a str),
         idempotency: Option<(&'a IdempotencyKey, &'a StoredResponse)>,
     ) -> Self {
         let (key, response) = idempotency.unzip();
@@ -187,6 +233,7 @@ impl<'a> RegisterWithHistory<'a> {
             event,
             audit,
             changes,
+            hash,
             key: key.map(|k| k.key.as_str()),
             status: response.map(|r| i32::from(r.status)),
             body: response.map(|r| r.body.as_str()),
@@ -278,7 +325,13 @@ impl QueryFragment<Pg> for RegisterWithHistory<'_> {
         out.push_sql(") RETURNING id, version, organization_id, created_at), ");
         push_event_insert(&mut out, "inserted", "created_at", self.event)?;
         out.push_sql(", history AS (");
-        push_history_insert(&mut out, "inserted", "created_at", self.audit, self.changes)?;
+        push_history_insert(
+            &mut out,
+            "inserted",
+            "created_at",
+            self.audit,
+            (self.changes, &None, self.hash),
+        )?;
         // With no key, the key is NULL and the update matches nothing; every part of a `WITH`
         // runs to completion whether or not anything reads its result.
         out.push_sql(") UPDATE idempotency_keys SET completed = true, response_status = ");

@@ -57,6 +57,8 @@ macro_rules! clients_table {
                 actor_name -> Text,
                 request_id -> Nullable<Text>,
                 changes -> Text,
+                reason -> Nullable<Text>,
+                hash -> Nullable<Text>,
             }
         }
 

@@ -11,11 +11,10 @@ use diesel::sqlite::Sqlite;
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, QueryResult, RunQueryDsl, SqliteConnection,
 };
-use domain::history::update_changes;
 use domain::{Client, UpdatePlan};
 use uuid::Uuid;
 
-use crate::clients::changes_json;
+use crate::clients::entry_of;
 use crate::events::NewEvent;
 use crate::idempotency::{IdempotencyKey, StoredResponse};
 use crate::row::{ClientRecord, ClientRow, DbUuid};
@@ -93,7 +92,7 @@ fn record_history(
     conn: &mut SqliteConnection,
     client: &Client,
     audit: &Audit,
-    changes: &str,
+    (changes, reason, hash): (&str, Option<&str>, &str),
 ) -> QueryResult<usize> {
     use client_history::dsl as h;
     diesel::insert_into(h::client_history)
@@ -106,8 +105,22 @@ fn record_history(
             h::actor_name.eq(&audit.actor_name),
             h::request_id.eq(audit.request_id.as_deref()),
             h::changes.eq(changes),
+            h::reason.eq(reason),
+            h::hash.eq(Some(hash)),
         ))
         .execute(conn)
+}
+
+/// The hash of the client's entry at `version`: what the next entry chains to.
+fn head_hash(conn: &mut SqliteConnection, id: Uuid, version: i64) -> QueryResult<Option<String>> {
+    use client_history::dsl as h;
+    Ok(h::client_history
+        .filter(h::client_id.eq(DbUuid(id)))
+        .filter(h::version.eq(version))
+        .select(h::hash)
+        .get_result::<Option<String>>(conn)
+        .optional()?
+        .flatten())
 }
 
 fn record_event(
@@ -145,7 +158,7 @@ pub(crate) fn register(
     client: &Client,
     event: &NewEvent,
     audit: &Audit,
-    changes: &str,
+    (changes, hash): (&str, &str),
     idempotency: Option<(IdempotencyKey, StoredResponse)>,
 ) -> QueryResult<()> {
     use clients::dsl as c;
@@ -153,7 +166,7 @@ pub(crate) fn register(
         diesel::insert_into(c::clients)
             .values(&ClientRecord::from(client))
             .execute(conn)?;
-        record_history(conn, client, audit, changes)?;
+        record_history(conn, client, audit, (changes, None, hash))?;
         record_event(conn, client, event)?;
         if let Some((key, response)) = &idempotency {
             use idempotency_keys::dsl as k;
@@ -183,7 +196,7 @@ pub(crate) fn update<E>(
     id: Uuid,
     audit: &Audit,
     decide: &impl Fn(&Client) -> Result<UpdatePlan, E>,
-    announce: &impl Fn(&UpdatePlan) -> NewEvent,
+    announce: &impl Fn(&UpdatePlan, &str) -> NewEvent,
 ) -> Result<UpdatePlan, UpdateError<E>> {
     use clients::dsl as c;
     conn.immediate_transaction(|conn| {
@@ -200,18 +213,15 @@ pub(crate) fn update<E>(
             return Ok(plan);
         }
         let next = &plan.client;
+        let head = head_hash(conn, id, current.version)?;
+        let (changes, hash) = entry_of(&plan, audit, head)?;
         UpdateClient {
             next: ClientRecord::from(next),
             id: DbUuid(id),
         }
         .execute(conn)?;
-        record_history(
-            conn,
-            next,
-            audit,
-            &changes_json(&update_changes(&plan.changes))?,
-        )?;
-        record_event(conn, next, &announce(&plan))?;
+        record_history(conn, next, audit, (&changes, None, &hash))?;
+        record_event(conn, next, &announce(&plan, &hash))?;
         Ok(plan)
     })
 }

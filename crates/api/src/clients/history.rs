@@ -5,7 +5,7 @@ use actix_web::web::{self, Path};
 use actix_web::{get, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use store::{HistoryEntry, Store};
+use store::{HistoryEntry, Store, Verification};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -19,7 +19,9 @@ use crate::query::{PageParams, Query};
     "version": 2, "recorded_at": "2026-11-24T10:20:00.000001Z",
     "actor": {"key_id": null, "name": "unauthenticated"},
     "request_id": "0193a5b2-7c1e-7d3a-9f10-2b6c1d7e8f90",
-    "changes": [{"field": "city", "old": "Paris", "new": "Lyon"}]
+    "changes": [{"field": "city", "old": "Paris", "new": "Lyon"}],
+    "reason": null,
+    "hash": "c6798023e222709fc41e7ba91a2786e88262ff0d4896cbeba6a5acc3ae90e523"
 }))]
 pub struct HistoryEntryOut {
     /// The client's version after this change (its `ETag` without quotes).
@@ -32,6 +34,34 @@ pub struct HistoryEntryOut {
     pub request_id: Option<String>,
     /// The fields that changed, with their values before and after.
     pub changes: Vec<FieldChangeOut>,
+    /// Why, for the changes that give a reason (a KYC decision, the end of a relationship);
+    /// otherwise null.
+    pub reason: Option<String>,
+    /// This entry's link in the client's hash chain: lower-case hex SHA-256 over the previous
+    /// entry's `hash` (64 zeros for version 1) and this entry's canonical encoding (defined in
+    /// the API design notes, "The history's hash chain"). Events carry it as
+    /// `data.history_hash`; `GET /api/v1/clients/{id}/history/verify` recomputes the chain.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub hash: String,
+}
+
+/// Whether a client's history is whole and unaltered.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = HistoryVerification, examples(
+    json!({"valid": true, "entries": 7}),
+    json!({"valid": false, "first_invalid_version": 3})
+))]
+pub struct VerificationOut {
+    /// `true` when every entry from version 1 to the client's current version is present once,
+    /// and its content and hash match the chain.
+    pub valid: bool,
+    /// When valid: how many entries the chain holds (the client's current version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entries: Option<i64>,
+    /// When not valid: the first version whose content, hash or predecessor does not match, or
+    /// that is missing, duplicated, or beyond the client's current version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_invalid_version: Option<i64>,
 }
 
 /// Who made a change.
@@ -94,6 +124,9 @@ fn to_out(entry: HistoryEntry) -> Result<HistoryEntryOut, ApiError> {
         },
         request_id: entry.request_id,
         changes,
+        reason: entry.reason,
+        // Every entry has its hash once the start has chained the older ones.
+        hash: entry.hash.unwrap_or_default(),
     })
 }
 
@@ -142,4 +175,54 @@ pub async fn client_history(
         response.insert_header((header::LINK, page.next_link(req.path(), &[])));
     }
     Ok(response.json(body))
+}
+
+/// Verify a client's history
+///
+/// Recomputes the client's hash chain from version 1 to its current version, from the entries as
+/// they are stored: an entry changed, removed or added behind the API's back (directly in the
+/// database), the last one included, makes it invalid, and `first_invalid_version` says where.
+/// The chain shows the history was not rewritten after the fact, as far as the hashes partners
+/// hold (each event's `data.history_hash`) reach: someone able to rewrite the database could
+/// recompute every later hash, but not the ones already delivered.
+#[utoipa::path(
+    operation_id = "verifyClientHistory",
+    tag = "Clients",
+    params(("id" = Uuid, Path, description = "Client UUID")),
+    responses(
+        (status = 200, description = "Whether the history is whole and unaltered", body = VerificationOut),
+        (status = 400, description = "`id` is not a UUID (`invalid_id`), or an unknown query parameter (`invalid_parameter`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client in your organization", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/clients/{id}/history/verify")]
+pub async fn verify_client_history(
+    caller: Caller,
+    req: HttpRequest,
+    id: Path<Uuid>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    Query::parse(&req)?.finish()?;
+    let verification = store
+        .verify_history(caller.scope(), id.into_inner())
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let body = match verification {
+        Verification::Valid { entries } => VerificationOut {
+            valid: true,
+            entries: Some(entries),
+            first_invalid_version: None,
+        },
+        Verification::Invalid {
+            first_invalid_version,
+        } => VerificationOut {
+            valid: false,
+            entries: None,
+            first_invalid_version: Some(first_invalid_version),
+        },
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
 }

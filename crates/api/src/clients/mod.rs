@@ -29,6 +29,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(get::get_client)
         .service(update::update_person)
         .service(history::client_history)
+        .service(history::verify_client_history)
         .service(list::list_clients);
 }
 

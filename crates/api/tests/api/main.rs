@@ -6,6 +6,7 @@ mod server_process;
 mod tcp_proxy;
 
 mod access;
+mod chain;
 mod concurrency;
 mod connections;
 mod errors;

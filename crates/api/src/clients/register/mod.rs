@@ -91,7 +91,14 @@ pub async fn register_person(
     let client = registration.into_client(Uuid::now_v7(), organization_id, now);
     let audit = caller.audit(&req);
     let changes = domain::history::registration_changes(&client);
-    let event = events::announce(events::EventType::Registered, &client, &changes, &audit);
+    let hash = store::registration_hash(&client, &audit);
+    let event = events::announce(
+        events::EventType::Registered,
+        &client,
+        &changes,
+        &audit,
+        &hash,
+    );
     let response = StoredResponse {
         status: 201,
         body: serde_json::to_string(&ClientWithPerson::from(client.clone()))

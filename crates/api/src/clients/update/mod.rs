@@ -75,13 +75,14 @@ pub async fn update_person(
     let if_match = IfMatch::from_headers(req.headers());
     let audit = caller.audit(&req);
     let announced = audit.clone();
-    let announce = move |plan: &domain::UpdatePlan| {
+    let announce = move |plan: &domain::UpdatePlan, history_hash: &str| {
         let changes = domain::history::update_changes(&plan.changes);
         events::announce(
             events::EventType::Updated,
             &plan.client,
             &changes,
             &announced,
+            history_hash,
         )
     };
     let outcome = store
