@@ -27,16 +27,24 @@ pub enum EventType {
     /// A client really changed (a no-op update announces nothing).
     #[serde(rename = "client.updated")]
     Updated,
+    /// A client's KYC status moved; `data.reason` says why.
+    #[serde(rename = "client.kyc_status_changed")]
+    KycStatusChanged,
 }
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 2] = [EventType::Registered, EventType::Updated];
+    pub const ALL: [EventType; 3] = [
+        EventType::Registered,
+        EventType::Updated,
+        EventType::KycStatusChanged,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::Registered => "client.registered",
             EventType::Updated => "client.updated",
+            EventType::KycStatusChanged => "client.kyc_status_changed",
         }
     }
 
@@ -45,6 +53,7 @@ impl EventType {
         match self {
             EventType::Registered => 1,
             EventType::Updated => 1 << 1,
+            EventType::KycStatusChanged => 1 << 2,
         }
     }
 
@@ -117,6 +126,9 @@ pub struct EventData {
     /// own recomputation) shows later that the history up to here was not rewritten.
     #[schema(pattern = "^[0-9a-f]{64}$")]
     pub history_hash: String,
+    /// Why, for the changes that give a reason (`client.kyc_status_changed`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The event of a change of `client` (its state after the change), with the changes its history
@@ -126,7 +138,7 @@ pub fn announce(
     client: &Client,
     changes: &[Change],
     audit: &Audit,
-    history_hash: &str,
+    (history_hash, reason): (&str, Option<&str>),
 ) -> NewEvent {
     let id = Uuid::now_v7();
     let event = EventOut {
@@ -145,6 +157,7 @@ pub fn announce(
             request_id: audit.request_id.clone(),
             client: ClientWithPerson::from(client.clone()),
             history_hash: history_hash.to_owned(),
+            reason: reason.map(str::to_owned),
         },
     };
     NewEvent {

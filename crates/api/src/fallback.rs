@@ -86,7 +86,7 @@ pub fn method_not_allowed(req: &HttpRequest) -> Option<ApiError> {
         .collect::<Vec<_>>()
         .join(", ");
     Some(ApiError {
-        allow: Some(list.clone()),
+        allow: Some(list.as_str().into()),
         ..ApiError::new(
             ErrorCode::MethodNotAllowed,
             format!("{} is not allowed here; allowed: {list}.", req.method()),

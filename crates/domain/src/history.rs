@@ -25,6 +25,61 @@ impl From<&FieldChange> for Change {
     }
 }
 
+/// A decided change of a client: the client as it will be stored (the stored one, untouched,
+/// when nothing changes) and what its history entry records.
+pub trait Recorded {
+    fn client(&self) -> &Client;
+    /// The entry's changes; none for a no-op.
+    fn changes(&self) -> Vec<Change>;
+    /// Why, for changes that give a reason.
+    fn reason(&self) -> Option<&str>;
+    fn is_noop(&self) -> bool;
+}
+
+impl Recorded for crate::update::UpdatePlan {
+    fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn changes(&self) -> Vec<Change> {
+        update_changes(&self.changes)
+    }
+
+    fn reason(&self) -> Option<&str> {
+        None
+    }
+
+    fn is_noop(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+/// A change of status (a KYC decision) with its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub client: Client,
+    pub changes: Vec<Change>,
+    pub reason: String,
+}
+
+impl Recorded for StatusChange {
+    fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn changes(&self) -> Vec<Change> {
+        self.changes.clone()
+    }
+
+    fn reason(&self) -> Option<&str> {
+        (!self.changes.is_empty()).then_some(self.reason.as_str())
+    }
+
+    fn is_noop(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
 /// The changes of an update, in field order.
 pub fn update_changes(changes: &[FieldChange]) -> Vec<Change> {
     changes.iter().map(Change::from).collect()

@@ -3,7 +3,11 @@
 
 use chrono::{DateTime, Months, Utc};
 
+use crate::client::{truncate_to_micros, Client};
 use crate::enums::KycStatus;
+use crate::history::{Change, StatusChange};
+use crate::update::FieldValue;
+use crate::values::{Reason, Text};
 
 /// The KYC statuses that may follow `from`: the one table of the contract. The current status
 /// is never among them (asking for it again is a no-op, not a transition).
@@ -51,6 +55,35 @@ pub fn kyc_transition(
     } else {
         Err(InvalidKycTransition { from, to, allowed })
     }
+}
+
+/// Asking for KYC status `to` with `reason` at `now`: the client's next version with its
+/// history entry, or, for its current status, the client untouched (a no-op).
+pub fn change_kyc_status(
+    current: &Client,
+    to: KycStatus,
+    reason: &Reason,
+    now: DateTime<Utc>,
+) -> Result<StatusChange, InvalidKycTransition> {
+    let mut client = current.clone();
+    let changes = match kyc_transition(current.kyc_status, to)? {
+        KycTransition::Unchanged => Vec::new(),
+        KycTransition::Allowed => {
+            client.kyc_status = to;
+            client.version = current.version + 1;
+            client.updated_at = truncate_to_micros(now).max(current.updated_at);
+            vec![Change {
+                field: "kyc_status",
+                old: FieldValue::Text(current.kyc_status.as_str().to_owned()),
+                new: FieldValue::Text(to.as_str().to_owned()),
+            }]
+        }
+    };
+    Ok(StatusChange {
+        client,
+        changes,
+        reason: reason.as_str().to_owned(),
+    })
 }
 
 /// How many calendar years the records of a closed relationship are kept: 1 to 100 (EU AMLD

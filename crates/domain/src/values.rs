@@ -20,6 +20,7 @@ pub mod max_len {
     pub const POSTCODE: usize = 20;
     pub const STATE_PROVINCE: usize = 100;
     pub const NOTE: usize = 2000;
+    pub const REASON: usize = 2000;
     pub const PLANNED_AMOUNT: usize = 100;
     pub const EXTERNAL_CODE: usize = 100;
 
@@ -127,6 +128,8 @@ bounded_text! {
     PlannedAmount = max_len::PLANNED_AMOUNT;
     /// The organization's own reference for a client.
     ExternalCode = max_len::EXTERNAL_CODE;
+    /// Why a KYC decision or a relationship change was made; kept in the history.
+    Reason = max_len::REASON;
 }
 
 /// An email address: syntactically valid and at most 254 characters. The case is kept as given;

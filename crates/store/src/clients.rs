@@ -5,8 +5,9 @@ use std::time::Duration;
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::chain::GENESIS;
-use domain::history::{registration_changes, update_changes, Change};
-use domain::{Client, KycStatus, RiskLevel, UpdatePlan};
+use domain::history::Recorded;
+use domain::history::{registration_changes, Change};
+use domain::{Client, KycStatus, RiskLevel};
 use futures_util::FutureExt;
 use uuid::Uuid;
 
@@ -127,18 +128,19 @@ impl Store {
     /// it is read and decided again, and after a few such collisions the update takes the row
     /// lock. So `decide` may run more than once, always on the latest client. SQLite: the writer
     /// reads and writes in one immediate transaction.
-    pub async fn update<E, D, A>(
+    pub async fn update<E, P, D, A>(
         &self,
         scope: Scope,
         id: Uuid,
         audit: &Audit,
         decide: D,
         announce: A,
-    ) -> Result<UpdatePlan, UpdateError<E>>
+    ) -> Result<P, UpdateError<E>>
     where
         E: Send + 'static,
-        D: Fn(&Client) -> Result<UpdatePlan, E> + Send + Sync + 'static,
-        A: Fn(&UpdatePlan, &str) -> NewEvent + Send + Sync + 'static,
+        P: Recorded + Send + 'static,
+        D: Fn(&Client) -> Result<P, E> + Send + Sync + 'static,
+        A: Fn(&P, &str) -> NewEvent + Send + Sync + 'static,
     {
         match &self.db {
             Db::Postgres(pool) => {
@@ -220,19 +222,19 @@ impl Store {
 /// The history entry of `plan`: its changes as JSON, and its hash after `head` (the hash of the
 /// client's latest entry).
 pub(crate) fn entry_of(
-    plan: &UpdatePlan,
+    plan: &impl Recorded,
     audit: &Audit,
     head: Option<String>,
 ) -> Result<(String, String), StoreError> {
     let head = head.ok_or_else(|| {
         StoreError::Internal(format!(
             "client {} has no hash at version {}: its history is not chained yet",
-            plan.client.id,
-            plan.client.version - 1
+            plan.client().id,
+            plan.client().version - 1
         ))
     })?;
-    let changes = update_changes(&plan.changes);
-    let hash = entry_hash(&plan.client, audit, &changes, None, &head);
+    let changes = plan.changes();
+    let hash = entry_hash(plan.client(), audit, &changes, plan.reason(), &head);
     Ok((changes_json(&changes)?, hash))
 }
 
@@ -243,15 +245,15 @@ fn in_scope<E>(row: Option<ClientRow>, scope: Scope) -> Result<Client, UpdateErr
 }
 
 /// See [`Store::update`]. Each statement waits for its answer at most `deadline`.
-async fn update_postgres<E: Send>(
+async fn update_postgres<E: Send, P: Recorded + Send>(
     conn: &mut AsyncPgConnection,
     deadline: Duration,
     scope: Scope,
     id: Uuid,
     audit: &Audit,
-    decide: &(impl Fn(&Client) -> Result<UpdatePlan, E> + Sync),
-    announce: &(impl Fn(&UpdatePlan, &str) -> NewEvent + Sync),
-) -> Result<UpdatePlan, UpdateError<E>> {
+    decide: &(impl Fn(&Client) -> Result<P, E> + Sync),
+    announce: &(impl Fn(&P, &str) -> NewEvent + Sync),
+) -> Result<P, UpdateError<E>> {
     for _ in 0..OPTIMISTIC_ATTEMPTS {
         let row = answered(deadline, async {
             Ok(ClientAndHead(id)
@@ -269,12 +271,12 @@ async fn update_postgres<E: Send>(
         let (changes, hash) = entry_of(&plan, audit, head.flatten())?;
         let event = announce(&plan, &hash);
         let write = UpdateWithHistory {
-            next: ClientRecord::from(&plan.client),
+            next: ClientRecord::from(plan.client()),
             event: &event,
             from_version: current.version,
             audit,
             changes: &changes,
-            reason: None,
+            reason: plan.reason(),
             hash: &hash,
         };
         let written = answered(deadline, async { Ok(write.execute(conn).await?) }).await?;
@@ -310,12 +312,12 @@ async fn update_postgres<E: Send>(
             let (changes, hash) = entry_of(&plan, audit, head)?;
             let event = announce(&plan, &hash);
             UpdateWithHistory {
-                next: ClientRecord::from(&plan.client),
+                next: ClientRecord::from(plan.client()),
                 event: &event,
                 from_version: current.version,
                 audit,
                 changes: &changes,
-                reason: None,
+                reason: plan.reason(),
                 hash: &hash,
             }
             .execute(conn)

@@ -11,7 +11,8 @@ use diesel::sqlite::Sqlite;
 use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, QueryResult, RunQueryDsl, SqliteConnection,
 };
-use domain::{Client, UpdatePlan};
+use domain::history::Recorded;
+use domain::Client;
 use uuid::Uuid;
 
 use crate::clients::entry_of;
@@ -190,14 +191,14 @@ pub(crate) fn register(
 
 /// Reads the client, lets `decide` compute the update, and writes the next version with its
 /// history entry (see `Store::update`).
-pub(crate) fn update<E>(
+pub(crate) fn update<E, P: Recorded>(
     conn: &mut SqliteConnection,
     scope: Scope,
     id: Uuid,
     audit: &Audit,
-    decide: &impl Fn(&Client) -> Result<UpdatePlan, E>,
-    announce: &impl Fn(&UpdatePlan, &str) -> NewEvent,
-) -> Result<UpdatePlan, UpdateError<E>> {
+    decide: &impl Fn(&Client) -> Result<P, E>,
+    announce: &impl Fn(&P, &str) -> NewEvent,
+) -> Result<P, UpdateError<E>> {
     use clients::dsl as c;
     conn.immediate_transaction(|conn| {
         // No `LIMIT ?` (diesel's `first`): SQLite prepares again, on every run, a statement
@@ -212,7 +213,7 @@ pub(crate) fn update<E>(
         if plan.is_noop() {
             return Ok(plan);
         }
-        let next = &plan.client;
+        let next = plan.client();
         let head = head_hash(conn, id, current.version)?;
         let (changes, hash) = entry_of(&plan, audit, head)?;
         UpdateClient {
@@ -220,7 +221,7 @@ pub(crate) fn update<E>(
             id: DbUuid(id),
         }
         .execute(conn)?;
-        record_history(conn, next, audit, (&changes, None, &hash))?;
+        record_history(conn, next, audit, (&changes, plan.reason(), &hash))?;
         record_event(conn, next, &announce(&plan, &hash))?;
         Ok(plan)
     })

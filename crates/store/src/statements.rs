@@ -9,9 +9,10 @@ use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Bool, HasSqlType, Nullable, Text};
 use diesel::QueryResult;
 
-/// `SET address = …, version = …, updated_at = …`: every updatable column of the client's next
-/// version, changed or not, so that the statement's text never varies (it is prepared once per
-/// connection), plus its version and `updated_at`, typed `Instant` on this backend.
+/// `SET address = …, version = …, updated_at = …`: every changeable column of the client's next
+/// version (the update's fields and the KYC status), changed or not, so that the statement's text
+/// never varies (it is prepared once per connection, and serves updates and KYC decisions alike),
+/// plus its version and `updated_at`, typed `Instant` on this backend.
 pub(crate) fn push_next_version<'b, DB, Instant>(
     out: &mut AstPass<'_, 'b, DB>,
     c: &'b ClientRecord<'_>,
@@ -36,6 +37,8 @@ where
     out.push_bind_param::<Text, _>(&c.country_code)?;
     out.push_sql(", email = ");
     out.push_bind_param::<Text, _>(&c.email)?;
+    out.push_sql(", kyc_status = ");
+    out.push_bind_param::<Text, _>(&c.kyc_status)?;
     out.push_sql(", is_blacklisted = ");
     out.push_bind_param::<Bool, _>(&c.is_blacklisted)?;
     out.push_sql(", kyc_note = ");

@@ -2,6 +2,7 @@
 
 mod get;
 mod history;
+mod kyc_status;
 mod list;
 mod register;
 mod update;
@@ -30,6 +31,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(update::update_person)
         .service(history::client_history)
         .service(history::verify_client_history)
+        .service(kyc_status::change_status)
         .service(list::list_clients);
 }
 

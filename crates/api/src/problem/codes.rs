@@ -84,6 +84,8 @@ code_table!(
             "the external client code is used in the organization";
         IdempotencyRequestInProgress = "idempotency_request_in_progress", CONFLICT, "A request with this Idempotency-Key is in progress",
             "a registration with this `Idempotency-Key` is still running";
+        InvalidTransition = "invalid_transition", CONFLICT, "Transition not allowed",
+            "the KYC status cannot go to the one asked for from the current one; `allowed` lists those it can go to";
         VersionMismatch = "version_mismatch", PRECONDITION_FAILED, "Version mismatch",
             "`If-Match` does not match; the response's `ETag` is the current one";
         RequestTimeout = "request_timeout", REQUEST_TIMEOUT, "Request not received in time",

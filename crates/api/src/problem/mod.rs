@@ -51,9 +51,11 @@ pub struct ApiError {
     pub detail: String,
     pub errors: Vec<Refusal>,
     /// The client's current `ETag`, for `412`.
-    pub etag: Option<String>,
+    pub etag: Option<Box<str>>,
     /// The methods the path allows, for `405`.
-    pub allow: Option<String>,
+    pub allow: Option<Box<str>>,
+    /// For `invalid_transition`: where the client can go from its current state.
+    pub allowed: Option<Box<[&'static str]>>,
     /// For a `5xx`: what went wrong, for the log only. The request middleware logs it once, on
     /// the request's access line.
     pub cause: Option<Box<str>>,
@@ -67,6 +69,7 @@ impl ApiError {
             errors: Vec::new(),
             etag: None,
             allow: None,
+            allowed: None,
             cause: None,
         }
     }

@@ -41,6 +41,10 @@ pub struct Problem {
     /// For `validation_failed`: every refused field at once.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
+    /// For `invalid_transition`: the statuses the client can go to from its current one (never
+    /// the current one itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<String>>,
 }
 
 /// One refused field or query parameter.
@@ -76,6 +80,9 @@ pub fn render(
     request_id: &str,
 ) -> HttpResponse<BoxBody> {
     let api_error = error.and_then(|e| e.as_error::<ApiError>());
+    let allowed = api_error
+        .and_then(|e| e.allowed.as_ref())
+        .map(|allowed| allowed.iter().map(|s| (*s).to_owned()).collect());
     let (code, detail, errors) = match api_error {
         Some(e) => (e.code, e.detail.clone(), e.errors.as_slice()),
         None => {
@@ -118,6 +125,7 @@ pub fn render(
                 message: e.message.clone(),
             })
             .collect(),
+        allowed,
     };
     let mut response = HttpResponse::build(status);
     for (name, value) in headers {

@@ -15,6 +15,7 @@ mod get;
 mod history;
 mod idempotency;
 mod keys;
+mod kyc;
 mod list;
 mod operability;
 mod outages;

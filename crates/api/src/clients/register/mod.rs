@@ -97,7 +97,7 @@ pub async fn register_person(
         &client,
         &changes,
         &audit,
-        &hash,
+        (&hash, None),
     );
     let response = StoredResponse {
         status: 201,

@@ -82,7 +82,7 @@ pub async fn update_person(
             &plan.client,
             &changes,
             &announced,
-            history_hash,
+            (history_hash, None),
         )
     };
     let outcome = store
@@ -93,7 +93,7 @@ pub async fn update_person(
             move |current| {
                 if !if_match.allows(current.version) {
                     return Err(ApiError {
-                        etag: Some(etag::of(current.version)),
+                        etag: Some(etag::of(current.version).into()),
                         ..ApiError::new(
                             ErrorCode::VersionMismatch,
                             format!(
