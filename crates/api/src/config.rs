@@ -43,6 +43,11 @@ pub struct Config {
     #[arg(long, env = "AUTH_CACHE_TTL_MS", default_value_t = 5000)]
     pub auth_cache_ttl_ms: u64,
 
+    /// How many calendar years the records of a client whose relationship was closed are kept
+    /// (`retain_until` = the closing plus this); fixed at each closing. 1 to 100.
+    #[arg(long, env = "RETENTION_YEARS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub retention_years: u32,
+
     /// The largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 65536, value_parser = clap::value_parser!(u64).range(1024..=16_777_216))]
     pub body_limit_bytes: u64,

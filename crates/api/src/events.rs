@@ -30,14 +30,22 @@ pub enum EventType {
     /// A client's KYC status moved; `data.reason` says why.
     #[serde(rename = "client.kyc_status_changed")]
     KycStatusChanged,
+    /// The business relationship with a client ended; `data.reason` says why.
+    #[serde(rename = "client.relationship_closed")]
+    RelationshipClosed,
+    /// A closed relationship resumed; `data.reason` says why.
+    #[serde(rename = "client.relationship_reopened")]
+    RelationshipReopened,
 }
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 3] = [
+    pub const ALL: [EventType; 5] = [
         EventType::Registered,
         EventType::Updated,
         EventType::KycStatusChanged,
+        EventType::RelationshipClosed,
+        EventType::RelationshipReopened,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +53,8 @@ impl EventType {
             EventType::Registered => "client.registered",
             EventType::Updated => "client.updated",
             EventType::KycStatusChanged => "client.kyc_status_changed",
+            EventType::RelationshipClosed => "client.relationship_closed",
+            EventType::RelationshipReopened => "client.relationship_reopened",
         }
     }
 
@@ -54,6 +64,8 @@ impl EventType {
             EventType::Registered => 1,
             EventType::Updated => 1 << 1,
             EventType::KycStatusChanged => 1 << 2,
+            EventType::RelationshipClosed => 1 << 3,
+            EventType::RelationshipReopened => 1 << 4,
         }
     }
 
@@ -126,7 +138,8 @@ pub struct EventData {
     /// own recomputation) shows later that the history up to here was not rewritten.
     #[schema(pattern = "^[0-9a-f]{64}$")]
     pub history_hash: String,
-    /// Why, for the changes that give a reason (`client.kyc_status_changed`); absent otherwise.
+    /// Why, for the changes that give a reason (a KYC decision, the relationship's end or
+    /// resumption); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }

@@ -93,6 +93,10 @@ impl Application {
         let stores = store.for_workers(workers);
         drop(store);
         let metrics = Data::new(Metrics::new());
+        let retention = Data::new(
+            domain::lifecycle::RetentionYears::new(config.retention_years)
+                .map_err(|e| anyhow::anyhow!("RETENTION_YEARS {e}"))?,
+        );
         let rules = Data::new(EndpointRules {
             secrets: secrets.clone(),
             allow_private: config.webhook_allow_private_urls,
@@ -127,6 +131,7 @@ impl Application {
             app.app_data(Data::new(stores.store()))
                 .app_data(metrics.clone())
                 .app_data(rules.clone())
+                .app_data(retention.clone())
                 .app_data(wake.clone())
                 .app_data(keys.clone())
                 .app_data(known_routes.clone())

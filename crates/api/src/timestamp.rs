@@ -9,6 +9,17 @@ pub fn micros<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok,
     serializer.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Micros, true))
 }
 
+/// [`micros`] for an optional instant: `null` when there is none.
+pub fn optional_micros<S: Serializer>(
+    at: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => micros(at, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::DateTime;

@@ -34,6 +34,10 @@ pub trait Recorded {
     /// Why, for changes that give a reason.
     fn reason(&self) -> Option<&str>;
     fn is_noop(&self) -> bool;
+    /// The relationship after the change, when the change is one of the relationship's.
+    fn relationship(&self) -> Option<&crate::lifecycle::Relationship> {
+        None
+    }
 }
 
 impl Recorded for crate::update::UpdatePlan {

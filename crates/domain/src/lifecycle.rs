@@ -5,7 +5,7 @@ use chrono::{DateTime, Months, Utc};
 
 use crate::client::{truncate_to_micros, Client};
 use crate::enums::KycStatus;
-use crate::history::{Change, StatusChange};
+use crate::history::{Change, Recorded, StatusChange};
 use crate::update::FieldValue;
 use crate::values::{Reason, Text};
 
@@ -84,6 +84,95 @@ pub fn change_kyc_status(
         changes,
         reason: reason.as_str().to_owned(),
     })
+}
+
+/// Closing or reopening a client's relationship: the client's next version (its version and
+/// `updated_at` bumped), the relationship after it, and the history entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationshipChange {
+    pub client: Client,
+    pub relationship: Relationship,
+    pub changes: Vec<Change>,
+    pub reason: String,
+}
+
+impl Recorded for RelationshipChange {
+    fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn changes(&self) -> Vec<Change> {
+        self.changes.clone()
+    }
+
+    fn reason(&self) -> Option<&str> {
+        Some(&self.reason)
+    }
+
+    fn is_noop(&self) -> bool {
+        false
+    }
+
+    fn relationship(&self) -> Option<&Relationship> {
+        Some(&self.relationship)
+    }
+}
+
+fn relationship_change(
+    current: &Client,
+    before: &Relationship,
+    after: impl FnOnce(DateTime<Utc>) -> Result<Relationship, InvalidRelationshipTransition>,
+    reason: &Reason,
+    now: DateTime<Utc>,
+) -> Result<RelationshipChange, InvalidRelationshipTransition> {
+    let mut client = current.clone();
+    client.version = current.version + 1;
+    client.updated_at = truncate_to_micros(now).max(current.updated_at);
+    let relationship = after(client.updated_at)?;
+    let text = |status: RelationshipStatus| FieldValue::Text(status.as_str().to_owned());
+    Ok(RelationshipChange {
+        client,
+        changes: vec![Change {
+            field: "relationship",
+            old: text(before.status()),
+            new: text(relationship.status()),
+        }],
+        relationship,
+        reason: reason.as_str().to_owned(),
+    })
+}
+
+/// Ending the relationship with `current` at `now`: its records are kept `years` from then.
+pub fn close_relationship(
+    current: &Client,
+    relationship: &Relationship,
+    reason: &Reason,
+    years: RetentionYears,
+    now: DateTime<Utc>,
+) -> Result<RelationshipChange, InvalidRelationshipTransition> {
+    relationship_change(
+        current,
+        relationship,
+        |at| relationship.close(at, years),
+        reason,
+        now,
+    )
+}
+
+/// Resuming a closed relationship: its end and retention date are cleared.
+pub fn reopen_relationship(
+    current: &Client,
+    relationship: &Relationship,
+    reason: &Reason,
+    now: DateTime<Utc>,
+) -> Result<RelationshipChange, InvalidRelationshipTransition> {
+    relationship_change(
+        current,
+        relationship,
+        |_| relationship.reopen(),
+        reason,
+        now,
+    )
 }
 
 /// How many calendar years the records of a closed relationship are kept: 1 to 100 (EU AMLD

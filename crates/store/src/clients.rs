@@ -2,11 +2,13 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::chain::GENESIS;
 use domain::history::Recorded;
 use domain::history::{registration_changes, Change};
+use domain::lifecycle::Relationship;
 use domain::{Client, KycStatus, RiskLevel};
 use futures_util::FutureExt;
 use uuid::Uuid;
@@ -119,8 +121,8 @@ impl Store {
         row.map(Client::try_from).transpose()
     }
 
-    /// Updates a client: lets `decide` compute the change from the stored client (or refuse
-    /// it), and writes the next version with its history entry and the event `announce` makes
+    /// Updates a client: lets `decide` compute the change from the stored client and its
+    /// relationship (or refuse it), and writes the next version with its history entry and the event `announce` makes
     /// of the plan. A no-op plan writes nothing.
     ///
     /// PostgreSQL: the client is read without a lock, then written by one statement that
@@ -138,8 +140,8 @@ impl Store {
     ) -> Result<P, UpdateError<E>>
     where
         E: Send + 'static,
-        P: Recorded + Send + 'static,
-        D: Fn(&Client) -> Result<P, E> + Send + Sync + 'static,
+        P: Recorded + Send + Sync + 'static,
+        D: Fn(&Client, &Relationship) -> Result<P, E> + Send + Sync + 'static,
         A: Fn(&P, &str) -> NewEvent + Send + Sync + 'static,
     {
         match &self.db {
@@ -174,6 +176,44 @@ impl Store {
                 result
             }
         }
+    }
+
+    /// The client's relationship and its current version; `None` when the organization has no
+    /// such client.
+    pub async fn relationship(
+        &self,
+        scope: Scope,
+        id: Uuid,
+    ) -> Result<Option<(Relationship, i64)>, StoreError> {
+        with_connection!(self, reader, |conn, s| {
+            use s::client_relationships::dsl as r;
+            use s::clients::dsl as c;
+            let client = c::clients
+                .filter(c::id.eq(DbUuid(id)))
+                .select((c::organization_id, c::version, c::created_at))
+                .first::<(i32, i64, DateTime<Utc>)>(conn)
+                .await
+                .optional()?;
+            let Some((_, version, created_at)) = client.filter(|(org, ..)| scope.allows(*org))
+            else {
+                return Ok(None);
+            };
+            let (ended_at, retain_until) = r::client_relationships
+                .filter(r::client_id.eq(DbUuid(id)))
+                .select((r::ended_at, r::retain_until))
+                .first::<(DateTime<Utc>, DateTime<Utc>)>(conn)
+                .await
+                .optional()?
+                .unzip();
+            Ok(Some((
+                Relationship {
+                    started_at: created_at,
+                    ended_at,
+                    retain_until,
+                },
+                version,
+            )))
+        })
     }
 
     /// A page of the scope's clients matching `filter`, in id (registration) order, and
@@ -219,6 +259,45 @@ impl Store {
     }
 }
 
+/// A closed relationship's end and retention date, as read; `(None, None)` while it runs.
+pub(crate) type EndRow = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+pub(crate) fn relationship_of(client: &Client, (ended_at, retain_until): EndRow) -> Relationship {
+    Relationship {
+        started_at: client.created_at,
+        ended_at,
+        retain_until,
+    }
+}
+
+/// Records the relationship `after` a change of `client`: a row while closed, none while it runs.
+async fn write_relationship_pg(
+    conn: &mut AsyncPgConnection,
+    client: &Client,
+    after: &Relationship,
+) -> Result<(), diesel::result::Error> {
+    use crate::schema::pg::client_relationships::dsl as r;
+    match (after.ended_at, after.retain_until) {
+        (Some(ended_at), Some(retain_until)) => {
+            diesel::insert_into(r::client_relationships)
+                .values((
+                    r::client_id.eq(DbUuid(client.id)),
+                    r::organization_id.eq(client.organization_id),
+                    r::ended_at.eq(ended_at),
+                    r::retain_until.eq(retain_until),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        _ => {
+            diesel::delete(r::client_relationships.filter(r::client_id.eq(DbUuid(client.id))))
+                .execute(conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// The history entry of `plan`: its changes as JSON, and its hash after `head` (the hash of the
 /// client's latest entry).
 pub(crate) fn entry_of(
@@ -245,30 +324,34 @@ fn in_scope<E>(row: Option<ClientRow>, scope: Scope) -> Result<Client, UpdateErr
 }
 
 /// See [`Store::update`]. Each statement waits for its answer at most `deadline`.
-async fn update_postgres<E: Send, P: Recorded + Send>(
+async fn update_postgres<E: Send, P: Recorded + Send + Sync>(
     conn: &mut AsyncPgConnection,
     deadline: Duration,
     scope: Scope,
     id: Uuid,
     audit: &Audit,
-    decide: &(impl Fn(&Client) -> Result<P, E> + Sync),
+    decide: &(impl Fn(&Client, &Relationship) -> Result<P, E> + Sync),
     announce: &(impl Fn(&P, &str) -> NewEvent + Sync),
 ) -> Result<P, UpdateError<E>> {
     for _ in 0..OPTIMISTIC_ATTEMPTS {
         let row = answered(deadline, async {
             Ok(ClientAndHead(id)
-                .get_result::<(ClientRow, Option<String>)>(conn)
+                .get_result::<(ClientRow, Option<String>, EndRow)>(conn)
                 .await
                 .optional()?)
         })
         .await?;
-        let (row, head) = row.unzip();
+        let (row, head, end) = match row {
+            Some((row, head, end)) => (Some(row), head, end),
+            None => (None, None, (None, None)),
+        };
         let current = in_scope(row, scope)?;
-        let plan = decide(&current).map_err(UpdateError::Rejected)?;
+        let relationship = relationship_of(&current, end);
+        let plan = decide(&current, &relationship).map_err(UpdateError::Rejected)?;
         if plan.is_noop() {
             return Ok(plan);
         }
-        let (changes, hash) = entry_of(&plan, audit, head.flatten())?;
+        let (changes, hash) = entry_of(&plan, audit, head)?;
         let event = announce(&plan, &hash);
         let write = UpdateWithHistory {
             next: ClientRecord::from(plan.client()),
@@ -279,7 +362,22 @@ async fn update_postgres<E: Send, P: Recorded + Send>(
             reason: plan.reason(),
             hash: &hash,
         };
-        let written = answered(deadline, async { Ok(write.execute(conn).await?) }).await?;
+        let written = answered(deadline, async {
+            match plan.relationship() {
+                None => Ok(write.execute(conn).await?),
+                // Two statements, so one transaction: the version check first.
+                Some(after) => Ok(conn
+                    .transaction(async |conn| {
+                        let written = write.execute(conn).await?;
+                        if written == 1 {
+                            write_relationship_pg(conn, plan.client(), after).await?;
+                        }
+                        Ok::<_, diesel::result::Error>(written)
+                    })
+                    .await?),
+            }
+        })
+        .await?;
         if written == 1 {
             return Ok(plan);
         }
@@ -293,7 +391,18 @@ async fn update_postgres<E: Send, P: Recorded + Send>(
             .await
             .optional()?;
         let current = in_scope(row, scope)?;
-        let plan = decide(&current).map_err(UpdateError::Rejected)?;
+        let end = {
+            use crate::schema::pg::client_relationships::dsl as r;
+            r::client_relationships
+                .filter(r::client_id.eq(DbUuid(id)))
+                .select((r::ended_at, r::retain_until))
+                .get_result::<(DateTime<Utc>, DateTime<Utc>)>(conn)
+                .await
+                .optional()?
+                .unzip()
+        };
+        let relationship = relationship_of(&current, end);
+        let plan = decide(&current, &relationship).map_err(UpdateError::Rejected)?;
         if !plan.is_noop() {
             // Read after the lock, by a statement of its own: a statement that waited for the
             // lock sees the row as its holder left it, but the rest of the database (the
@@ -322,6 +431,9 @@ async fn update_postgres<E: Send, P: Recorded + Send>(
             }
             .execute(conn)
             .await?;
+            if let Some(after) = plan.relationship() {
+                write_relationship_pg(conn, plan.client(), after).await?;
+            }
         }
         Ok(plan)
     });

@@ -30,9 +30,12 @@ const CLIENT_COLUMNS: &str = "SELECT id, organization_id, version, created_at, u
     mobile_phone_number, second_mobile_phone_number, address, city, postcode, state_province, \
     country_code, planned_income, planned_expenditure";
 
-/// The hash of the client's latest history entry: what its next entry chains to.
+/// The hash of the client's latest history entry (what its next entry chains to), and the end
+/// and retention date of its relationship (null while it runs).
 const HEAD_HASH: &str = ", (SELECT hash FROM client_history h \
-    WHERE h.client_id = clients.id AND h.version = clients.version)";
+    WHERE h.client_id = clients.id AND h.version = clients.version), \
+    (SELECT ended_at FROM client_relationships r WHERE r.client_id = clients.id), \
+    (SELECT retain_until FROM client_relationships r WHERE r.client_id = clients.id)";
 
 const BY_ID: &str = " FROM clients WHERE id = ";
 
@@ -71,7 +74,11 @@ impl QueryId for ClientAndHead {
 }
 
 impl Query for ClientAndHead {
-    type SqlType = (crate::schema::pg::clients::SqlType, Nullable<Text>);
+    type SqlType = (
+        crate::schema::pg::clients::SqlType,
+        Nullable<Text>,
+        (Nullable<Timestamptz>, Nullable<Timestamptz>),
+    );
 }
 
 impl QueryFragment<Pg> for ClientAndHead {

@@ -64,6 +64,19 @@ macro_rules! clients_table {
 
         diesel::table! {
             use diesel::sql_types::*;
+            use super::{IdSql, InstantSql};
+
+            /// A row while the client's relationship is closed.
+            client_relationships (client_id) {
+                client_id -> IdSql,
+                organization_id -> Integer,
+                ended_at -> InstantSql,
+                retain_until -> InstantSql,
+            }
+        }
+
+        diesel::table! {
+            use diesel::sql_types::*;
             use super::InstantSql;
 
             idempotency_keys (organization_id, key) {

@@ -5,6 +5,7 @@
 //! `BEGIN IMMEDIATE` still takes the database's write lock first, so that another process on the
 //! same file (a second instance) cannot interleave with a read-check-write.
 
+use chrono::{DateTime, Utc};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Integer, Text, TimestamptzSqlite};
 use diesel::sqlite::Sqlite;
@@ -12,14 +13,17 @@ use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, QueryResult, RunQueryDsl, SqliteConnection,
 };
 use domain::history::Recorded;
+use domain::lifecycle::Relationship;
 use domain::Client;
 use uuid::Uuid;
 
-use crate::clients::entry_of;
+use crate::clients::{entry_of, relationship_of};
 use crate::events::NewEvent;
 use crate::idempotency::{IdempotencyKey, StoredResponse};
 use crate::row::{ClientRecord, ClientRow, DbUuid};
-use crate::schema::sqlite::{client_history, clients, events, idempotency_keys};
+use crate::schema::sqlite::{
+    client_history, client_relationships, clients, events, idempotency_keys,
+};
 use crate::statements::push_next_version;
 use crate::{Audit, Scope, UpdateError};
 
@@ -196,9 +200,10 @@ pub(crate) fn update<E, P: Recorded>(
     scope: Scope,
     id: Uuid,
     audit: &Audit,
-    decide: &impl Fn(&Client) -> Result<P, E>,
+    decide: &impl Fn(&Client, &Relationship) -> Result<P, E>,
     announce: &impl Fn(&P, &str) -> NewEvent,
 ) -> Result<P, UpdateError<E>> {
+    use client_relationships::dsl as r;
     use clients::dsl as c;
     conn.immediate_transaction(|conn| {
         // No `LIMIT ?` (diesel's `first`): SQLite prepares again, on every run, a statement
@@ -209,7 +214,14 @@ pub(crate) fn update<E, P: Recorded>(
             .optional()?
             .filter(|r| scope.allows(r.organization_id));
         let current = Client::try_from(row.ok_or(UpdateError::NotFound)?)?;
-        let plan = decide(&current).map_err(UpdateError::Rejected)?;
+        let end = r::client_relationships
+            .filter(r::client_id.eq(DbUuid(id)))
+            .select((r::ended_at, r::retain_until))
+            .get_result::<(DateTime<Utc>, DateTime<Utc>)>(conn)
+            .optional()?
+            .unzip();
+        let relationship = relationship_of(&current, end);
+        let plan = decide(&current, &relationship).map_err(UpdateError::Rejected)?;
         if plan.is_noop() {
             return Ok(plan);
         }
@@ -223,6 +235,24 @@ pub(crate) fn update<E, P: Recorded>(
         .execute(conn)?;
         record_history(conn, next, audit, (&changes, plan.reason(), &hash))?;
         record_event(conn, next, &announce(&plan, &hash))?;
+        if let Some(after) = plan.relationship() {
+            match (after.ended_at, after.retain_until) {
+                (Some(ended_at), Some(retain_until)) => {
+                    diesel::insert_into(r::client_relationships)
+                        .values((
+                            r::client_id.eq(DbUuid(id)),
+                            r::organization_id.eq(next.organization_id),
+                            r::ended_at.eq(ended_at),
+                            r::retain_until.eq(retain_until),
+                        ))
+                        .execute(conn)?;
+                }
+                _ => {
+                    diesel::delete(r::client_relationships.filter(r::client_id.eq(DbUuid(id))))
+                        .execute(conn)?;
+                }
+            }
+        }
         Ok(plan)
     })
 }

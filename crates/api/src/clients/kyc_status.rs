@@ -83,8 +83,9 @@ fn invalid_transition(refused: InvalidKycTransition) -> ApiError {
 /// the transition table does not have is `409 invalid_transition`, whose problem lists in
 /// `allowed` where the client can go.
 ///
-/// When a request has several faults, the first of these answers: `404`, `412`, `422`, the
-/// no-op `200`, `409 invalid_transition`.
+/// A client whose relationship is closed gets `409 client_closed`. When a request has several
+/// faults, the first of these answers: `404`, `412`, `422`, `409 client_closed`, the no-op
+/// `200`, `409 invalid_transition`.
 #[utoipa::path(
     operation_id = "changeKycStatus",
     tag = "Clients",
@@ -99,7 +100,7 @@ fn invalid_transition(refused: InvalidKycTransition) -> ApiError {
         (status = 400, description = "`id` is not a UUID (`invalid_id`), or the body is not a JSON object (`malformed_json`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client in your organization", body = Problem, content_type = "application/problem+json"),
         (status = 408, description = "`request_timeout`: the body did not arrive in time", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`invalid_transition`: the status cannot go there from the current one; `allowed` lists where it can", body = Problem, content_type = "application/problem+json",
+        (status = 409, description = "`invalid_transition`: the status cannot go there from the current one; `allowed` lists where it can. `client_closed`: the client's relationship is closed", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "/problems/invalid_transition", "title": "Transition not allowed", "status": 409,
                 "detail": "The KYC status cannot go from NOT_STARTED to VALIDATED; allowed: CREATED.",
                 "code": "invalid_transition", "request_id": "0193a5b2-7c1e-7d3a-9f10-2b6c1d7e8f90", "allowed": ["CREATED"]})),
@@ -145,7 +146,7 @@ pub async fn change_status(
             caller.scope(),
             id.into_inner(),
             &audit,
-            move |current| {
+            move |current, relationship: &domain::lifecycle::Relationship| {
                 if !if_match.allows(current.version) {
                     return Err(ApiError {
                         etag: Some(etag::of(current.version).into()),
@@ -162,6 +163,9 @@ pub async fn change_status(
                 else {
                     return Err(ApiError::validation(refused.clone()));
                 };
+                if relationship.ended_at.is_some() {
+                    return Err(super::client_closed());
+                }
                 change_kyc_status(current, status, reason, Utc::now()).map_err(invalid_transition)
             },
             announce,

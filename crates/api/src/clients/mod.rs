@@ -5,6 +5,7 @@ mod history;
 mod kyc_status;
 mod list;
 mod register;
+mod relationship;
 mod update;
 
 use actix_web::http::header;
@@ -32,6 +33,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(history::client_history)
         .service(history::verify_client_history)
         .service(kyc_status::change_status)
+        .service(relationship::get_relationship)
+        .service(relationship::close)
+        .service(relationship::reopen)
         .service(list::list_clients);
 }
 
@@ -153,6 +157,15 @@ impl From<Client> for ClientWithPerson {
 /// The path of a client.
 pub fn location(id: Uuid) -> String {
     format!("/api/v1/clients/{id}")
+}
+
+/// Refuses a change of a client whose relationship is closed.
+fn client_closed() -> ApiError {
+    ApiError::new(
+        ErrorCode::ClientClosed,
+        "The client's relationship is closed: its record can be read, not changed. Reopen it \
+         first (POST /api/v1/clients/{id}/relationship/reopen).",
+    )
 }
 
 /// A client response: the record as `ClientWithPerson`, with its `ETag`.

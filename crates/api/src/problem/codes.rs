@@ -85,7 +85,9 @@ code_table!(
         IdempotencyRequestInProgress = "idempotency_request_in_progress", CONFLICT, "A request with this Idempotency-Key is in progress",
             "a registration with this `Idempotency-Key` is still running";
         InvalidTransition = "invalid_transition", CONFLICT, "Transition not allowed",
-            "the KYC status cannot go to the one asked for from the current one; `allowed` lists those it can go to";
+            "the KYC status cannot go to the one asked for from the current one (`allowed` lists those it can go to), or the relationship is already closed, or already active";
+        ClientClosed = "client_closed", CONFLICT, "Client relationship closed",
+            "the client's relationship is closed: it can be read, listed and its history read, but not updated nor given a KYC decision until it is reopened";
         VersionMismatch = "version_mismatch", PRECONDITION_FAILED, "Version mismatch",
             "`If-Match` does not match; the response's `ETag` is the current one";
         RequestTimeout = "request_timeout", REQUEST_TIMEOUT, "Request not received in time",

@@ -20,6 +20,7 @@ mod list;
 mod operability;
 mod outages;
 mod register;
+mod relationship;
 mod spec;
 mod update;
 mod webhooks;

@@ -90,7 +90,7 @@ pub async fn update_person(
             caller.scope(),
             id,
             &audit,
-            move |current| {
+            move |current, relationship: &domain::lifecycle::Relationship| {
                 if !if_match.allows(current.version) {
                     return Err(ApiError {
                         etag: Some(etag::of(current.version).into()),
@@ -104,6 +104,9 @@ pub async fn update_person(
                     });
                 }
                 match domain::plan(current, patch.clone(), Utc::now()) {
+                    Ok(_) if refused.is_empty() && relationship.ended_at.is_some() => {
+                        Err(super::client_closed())
+                    }
                     Ok(plan) if refused.is_empty() => Ok(plan),
                     outcome => Err(ApiError::validation(
                         refused
