@@ -135,18 +135,21 @@ impl EntryContent<'_> {
 }
 
 /// The first version of a client's history whose entry does not hold: `entries` are the stored
-/// `(content, hash)` in version order, and `current` the client's version. A version is
-/// reported when its content or hash does not match, when it is not the one that should follow
-/// (a gap, a duplicate), or when the history stops before `current`.
+/// `(version, content, hash)` in version order (`content` is `None` for an entry that cannot
+/// be read), and `current` the client's version. A version is reported when its content or hash
+/// does not match, when it is not the one that should follow (a gap, a duplicate), when the
+/// history stops before `current`, or when it goes beyond it.
 pub fn first_invalid_version<'a>(
-    entries: impl IntoIterator<Item = (EntryContent<'a>, &'a str)>,
+    entries: impl IntoIterator<Item = (i64, Option<EntryContent<'a>>, &'a str)>,
     current: i64,
 ) -> Option<i64> {
     let mut previous = GENESIS.to_owned();
     let mut expected = 1;
-    for (content, hash) in entries {
-        if content.version != expected || content.hash(&previous) != hash {
-            return Some(expected.min(content.version));
+    for (version, content, hash) in entries {
+        let holds = version == expected
+            && content.is_some_and(|c| c.version == version && c.hash(&previous) == hash);
+        if !holds {
+            return Some(expected.min(version));
         }
         previous = hash.to_owned();
         expected += 1;
@@ -233,7 +236,9 @@ mod tests {
 
     fn check(entries: &[(EntryContent<'static>, String)], current: i64) -> Option<i64> {
         first_invalid_version(
-            entries.iter().map(|(e, h)| (e.clone(), h.as_str())),
+            entries
+                .iter()
+                .map(|(e, h)| (e.version, Some(e.clone()), h.as_str())),
             current,
         )
     }
@@ -272,5 +277,11 @@ mod tests {
         let mut reason = clean.clone();
         reason[0].0.reason = None;
         assert_eq!(check(&reason, 4), Some(1));
+
+        // An entry that cannot be read.
+        let unreadable = clean
+            .iter()
+            .map(|(e, h)| (e.version, (e.version != 2).then(|| e.clone()), h.as_str()));
+        assert_eq!(first_invalid_version(unreadable, 4), Some(2));
     }
 }

@@ -6,7 +6,7 @@ use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use domain::chain::{EntryChange, EntryContent, GENESIS};
+use domain::chain::{first_invalid_version, EntryChange, EntryContent, GENESIS};
 use domain::history::{registration_changes, Change};
 use domain::{Client, FieldValue};
 
@@ -73,13 +73,14 @@ impl HistoryEntry {
         }
     }
 
-    /// Whether the entry's hash is the one its content and `previous` give. A `changes` text
-    /// that is not the JSON the store writes never matches.
-    pub fn chains_to(&self, client_id: Uuid, organization_id: i32, previous: &str) -> bool {
-        let Some(changes) = parse_changes(&self.changes) else {
-            return false;
-        };
-        let content = EntryContent {
+    /// What the entry's hash covers, with its `changes` as [`parse_changes`] read them.
+    fn content<'a>(
+        &'a self,
+        client_id: Uuid,
+        organization_id: i32,
+        changes: &'a [(String, FieldValue, FieldValue)],
+    ) -> EntryContent<'a> {
+        EntryContent {
             client_id,
             organization_id,
             version: self.version,
@@ -92,13 +93,15 @@ impl HistoryEntry {
                 .map(|(field, old, new)| EntryChange { field, old, new })
                 .collect(),
             reason: self.reason.as_deref(),
-        };
-        self.hash.as_deref() == Some(content.hash(previous).as_str())
+        }
     }
 }
 
+/// An entry's changes as read back: field, old value, new value.
+type ParsedChanges = Vec<(String, FieldValue, FieldValue)>;
+
 /// `changes` as stored (a JSON array of `{field, old, new}`), or `None` when it is not that.
-fn parse_changes(changes: &str) -> Option<Vec<(String, FieldValue, FieldValue)>> {
+fn parse_changes(changes: &str) -> Option<ParsedChanges> {
     let value = |v: &serde_json::Value| match v {
         serde_json::Value::Null => Some(FieldValue::Null),
         serde_json::Value::Bool(b) => Some(FieldValue::Bool(*b)),
@@ -224,8 +227,7 @@ impl Store {
                 .first::<(i32, i64)>(conn)
                 .await
                 .optional()?;
-            let Some((organization_id, version)) = client.filter(|(org, _)| scope.allows(*org))
-            else {
+            let Some((_, version)) = client.filter(|(org, _)| scope.allows(*org)) else {
                 return Ok(None);
             };
             let rows = h::client_history
@@ -234,32 +236,36 @@ impl Store {
                 .select((h::organization_id, entry_columns!(h)))
                 .load::<(i32, EntryRow)>(conn)
                 .await?;
-            Ok(Some((organization_id, version, rows)))
+            Ok(Some((version, rows)))
         })?;
-        Ok(found.map(|(organization_id, current, rows)| {
-            let mut previous = GENESIS.to_owned();
-            let mut expected = 1;
-            for (entry_organization, row) in rows {
-                let entry = HistoryEntry::from_row(row);
-                let holds = entry.version == expected
-                    && entry_organization == organization_id
-                    && entry.chains_to(id, organization_id, &previous);
-                if !holds {
-                    return Verification::Invalid {
-                        first_invalid_version: expected.min(entry.version),
-                    };
-                }
-                previous = entry.hash.unwrap_or_default();
-                expected += 1;
-            }
-            let last = expected - 1;
-            if last == current {
-                Verification::Valid { entries: last }
-            } else {
-                // Entries removed from the end, or added beyond the client's version.
-                Verification::Invalid {
-                    first_invalid_version: (last + 1).min(current + 1),
-                }
+        Ok(found.map(|(current, rows)| {
+            // Each entry is hashed with the organization it says it belongs to: a row moved to
+            // another organization no longer matches.
+            let entries: Vec<(i32, HistoryEntry, Option<ParsedChanges>)> = rows
+                .into_iter()
+                .map(|(organization_id, row)| {
+                    let entry = HistoryEntry::from_row(row);
+                    let changes = parse_changes(&entry.changes);
+                    (organization_id, entry, changes)
+                })
+                .collect();
+            let first = first_invalid_version(
+                entries.iter().map(|(organization_id, entry, changes)| {
+                    (
+                        entry.version,
+                        changes
+                            .as_deref()
+                            .map(|changes| entry.content(id, *organization_id, changes)),
+                        entry.hash.as_deref().unwrap_or_default(),
+                    )
+                }),
+                current,
+            );
+            match first {
+                None => Verification::Valid { entries: current },
+                Some(version) => Verification::Invalid {
+                    first_invalid_version: version,
+                },
             }
         }))
     }
@@ -314,21 +320,9 @@ async fn chain_client(store: &Store, client: Uuid) -> Result<u64, StoreError> {
                         entry.version
                     ))
                 })?;
-                let hash = EntryContent {
-                    client_id: client,
-                    organization_id,
-                    version: entry.version,
-                    recorded_at: entry.recorded_at,
-                    actor_key_id: entry.actor_key_id.as_deref(),
-                    actor_name: &entry.actor_name,
-                    request_id: entry.request_id.as_deref(),
-                    changes: changes
-                        .iter()
-                        .map(|(field, old, new)| EntryChange { field, old, new })
-                        .collect(),
-                    reason: entry.reason.as_deref(),
-                }
-                .hash(&previous);
+                let hash = entry
+                    .content(client, organization_id, &changes)
+                    .hash(&previous);
                 hashes.push((entry.version, hash.clone()));
                 hash
             }
