@@ -115,10 +115,10 @@ async fn each_entry_chains_to_the_one_before_and_a_clean_history_verifies(app: T
     );
 
     // Each event carries its entry's hash: the anchors partners keep.
-    let (events, _) = app.all_pages("/api/v1/events?limit=100").await;
-    let anchors: Vec<(i64, String)> = events
+    let anchors: Vec<(i64, String)> = app
+        .events_of(&id, history.len())
+        .await
         .iter()
-        .filter(|e| e["data"]["client_id"] == id.as_str())
         .map(|e| {
             (
                 e["data"]["version"].as_i64().unwrap(),

@@ -123,10 +123,10 @@ async fn a_decision_is_a_version_with_its_reason_in_the_history_and_an_event(app
         "a registration gives none"
     );
 
-    let (events, _) = app.all_pages("/api/v1/events?limit=100").await;
+    let events = app.events_of(&id, 2).await;
     let event = events
         .iter()
-        .find(|e| e["data"]["client_id"] == id.as_str() && e["data"]["version"] == 2)
+        .find(|e| e["data"]["version"] == 2)
         .expect("an event for version 2");
     assert_eq!(event["type"], "client.kyc_status_changed");
     assert_eq!(event["data"]["reason"], "application opened");

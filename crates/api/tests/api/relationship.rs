@@ -112,10 +112,9 @@ async fn closing_ends_the_relationship_and_reopening_resumes_it(app: TestApp) {
     );
     assert_eq!(history[0]["reason"], "customer came back");
 
-    let (events, _) = app.all_pages("/api/v1/events?limit=100").await;
+    let events = app.events_of(&id, 3).await;
     let mine: Vec<(&str, &str)> = events
         .iter()
-        .filter(|e| e["data"]["client_id"] == id.as_str())
         .map(|e| {
             (
                 e["type"].as_str().unwrap(),

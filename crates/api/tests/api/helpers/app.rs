@@ -257,6 +257,21 @@ impl TestApp {
     }
 
     /// Follows `Link: <...>; rel="next"` from `first` to the end, collecting every item.
+    /// The events of client `id` in the feed, once there are `count` of them: the feed serves
+    /// an event only when every transaction that began before it has ended (a key's last use is
+    /// recorded in the background, for one), so it may lag a write by milliseconds.
+    pub async fn events_of(&self, id: &str, count: usize) -> Vec<Value> {
+        super::eventually(Duration::from_secs(10), "the client's events", || async {
+            let (events, _) = self.all_pages("/api/v1/events?limit=100").await;
+            let mine: Vec<Value> = events
+                .into_iter()
+                .filter(|e| e["data"]["client_id"] == id)
+                .collect();
+            (mine.len() >= count).then_some(mine)
+        })
+        .await
+    }
+
     pub async fn all_pages(&self, first: &str) -> (Vec<Value>, usize) {
         let (mut items, mut pages, mut next) = (Vec::new(), 0, Some(first.to_owned()));
         while let Some(path) = next.take() {
