@@ -56,8 +56,16 @@ pub fn as_str<T: Text>(value: &Option<T>) -> Option<&str> {
     value.as_ref().map(Text::as_str)
 }
 
-/// A trimmed, non-empty text of at most `max` characters, without U+0000.
+/// A trimmed, non-empty text of at most `max` characters, without U+0000. The limit applies to
+/// the text as sent, before trimming, as the spec's `maxLength` does.
 pub fn text(raw: &str, max: usize) -> Result<String, Invalid> {
+    let sent = raw.chars().count();
+    if sent > max {
+        return Err(Invalid::new(
+            FieldCode::TooLong,
+            format!("must be at most {max} characters (got {sent})"),
+        ));
+    }
     let value = raw.trim();
     if value.is_empty() {
         return Err(Invalid::new(FieldCode::Required, "must not be empty"));
@@ -67,13 +75,6 @@ pub fn text(raw: &str, max: usize) -> Result<String, Invalid> {
         return Err(Invalid::new(
             FieldCode::InvalidCharacter,
             "must not contain U+0000 (NUL)",
-        ));
-    }
-    let len = value.chars().count();
-    if len > max {
-        return Err(Invalid::new(
-            FieldCode::TooLong,
-            format!("must be at most {max} characters (got {len})"),
         ));
     }
     Ok(value.to_owned())

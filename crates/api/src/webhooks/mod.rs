@@ -245,8 +245,13 @@ fn url_refused(refused: &address::Refused) -> FieldError {
 fn read_description(given: &AnyField, refusals: &mut Refusals) -> Option<String> {
     match &given.0 {
         None => None,
-        // Blank: no description, as for every optional text.
-        Some(Value::String(raw)) if raw.trim().is_empty() => None,
+        // Blank: no description, as for every optional text (within the limit, which applies
+        // to the text as sent, as the spec's `maxLength` does).
+        Some(Value::String(raw))
+            if raw.trim().is_empty() && raw.chars().count() <= DESCRIPTION_MAX =>
+        {
+            None
+        }
         Some(Value::String(raw)) => text(raw, DESCRIPTION_MAX)
             .map_err(|invalid| refusals.push(invalid.at("description")))
             .ok(),

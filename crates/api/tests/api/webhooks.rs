@@ -253,6 +253,17 @@ async fn unsafe_urls_and_bad_members_are_refused_and_nothing_is_created(backend:
     create_endpoint(&app, json!({}))
         .await
         .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    // The limit applies to the text as sent, blank or not, as the spec's maxLength does.
+    let long_blank = create_endpoint(
+        &app,
+        json!({"url": "https://hooks.example.com/in", "description": "\u{85}".repeat(501)}),
+    )
+    .await
+    .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        long_blank.field_errors(),
+        vec![("/description".to_owned(), "too_long".to_owned())]
+    );
     let none = app
         .request(Method::GET, "/api/v1/webhook-endpoints", &[], None)
         .await
@@ -488,7 +499,19 @@ async fn a_delivery_given_up_is_failed_and_the_next_event_follows(backend: Backe
         .expect(StatusCode::OK);
     let delivered = receiver.until_delivered(1, Duration::from_secs(20)).await;
     assert_eq!(delivered[0].version(), 2);
-    let attempts = deliveries(&app, &endpoint_id).await;
+    // The attempt is recorded once the receiver's answer is back: a moment after it was sent.
+    let attempts = eventually(
+        Duration::from_secs(10),
+        "the delivery's attempt",
+        || async {
+            let attempts = deliveries(&app, &endpoint_id).await;
+            (attempts
+                .first()
+                .is_some_and(|a| a["outcome"] == "delivered"))
+            .then_some(attempts)
+        },
+    )
+    .await;
     let first = attempts
         .iter()
         .find(|a| a["outcome"] == "failed")
