@@ -46,6 +46,25 @@ impl IfMatch {
             IfMatch::Tags(tags) => tags.contains(&of(version)),
         }
     }
+
+    /// `Ok` when the request may act on `version`; otherwise the `412 version_mismatch` problem,
+    /// carrying the current `ETag`. Every command that honours `If-Match` answers through this.
+    pub fn check(&self, version: i64) -> Result<(), crate::problem::ApiError> {
+        use crate::problem::{ApiError, ErrorCode};
+        if self.allows(version) {
+            return Ok(());
+        }
+        Err(ApiError {
+            etag: Some(of(version).into()),
+            ..ApiError::new(
+                ErrorCode::VersionMismatch,
+                format!(
+                    "If-Match does not match the client's current version {}.",
+                    of(version)
+                ),
+            )
+        })
+    }
 }
 
 #[cfg(test)]

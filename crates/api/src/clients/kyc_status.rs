@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{respond, ClientWithPerson};
 use crate::auth::Caller;
 use crate::body::{read_object, Body};
-use crate::etag::{self, IfMatch};
+use crate::etag::IfMatch;
 use crate::events::{self, EventType};
 use crate::members::{take, Field, Refusals};
 use crate::problem::{ApiError, ErrorCode, Problem};
@@ -147,18 +147,7 @@ pub async fn change_status(
             id.into_inner(),
             &audit,
             move |current, relationship: &domain::lifecycle::Relationship| {
-                if !if_match.allows(current.version) {
-                    return Err(ApiError {
-                        etag: Some(etag::of(current.version).into()),
-                        ..ApiError::new(
-                            ErrorCode::VersionMismatch,
-                            format!(
-                                "If-Match does not match the client's current version {}.",
-                                etag::of(current.version)
-                            ),
-                        )
-                    });
-                }
+                if_match.check(current.version)?;
                 let (Some(status), Some(reason), true) = (status, &reason, refused.is_empty())
                 else {
                     return Err(ApiError::validation(refused.clone()));

@@ -189,18 +189,7 @@ async fn change(
             id,
             &audit,
             move |current, relationship: &Relationship| {
-                if !if_match.allows(current.version) {
-                    return Err(ApiError {
-                        etag: Some(etag::of(current.version).into()),
-                        ..ApiError::new(
-                            ErrorCode::VersionMismatch,
-                            format!(
-                                "If-Match does not match the client's current version {}.",
-                                etag::of(current.version)
-                            ),
-                        )
-                    });
-                }
+                if_match.check(current.version)?;
                 let (Some(reason), true) = (&reason, refused.is_empty()) else {
                     return Err(ApiError::validation(refused.clone()));
                 };

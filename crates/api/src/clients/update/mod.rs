@@ -10,10 +10,10 @@ use uuid::Uuid;
 use super::{respond, ClientWithPerson};
 use crate::auth::Caller;
 use crate::body::{read_object, Body};
-use crate::etag::{self, IfMatch};
+use crate::etag::IfMatch;
 use crate::events;
 use crate::members::Refusals;
-use crate::problem::{ApiError, ErrorCode, Problem};
+use crate::problem::{ApiError, Problem};
 use crate::webhooks::Wake;
 
 mod body;
@@ -91,18 +91,7 @@ pub async fn update_person(
             id,
             &audit,
             move |current, relationship: &domain::lifecycle::Relationship| {
-                if !if_match.allows(current.version) {
-                    return Err(ApiError {
-                        etag: Some(etag::of(current.version).into()),
-                        ..ApiError::new(
-                            ErrorCode::VersionMismatch,
-                            format!(
-                                "If-Match does not match the client's current version {}.",
-                                etag::of(current.version)
-                            ),
-                        )
-                    });
-                }
+                if_match.check(current.version)?;
                 match domain::plan(current, patch.clone(), Utc::now()) {
                     Ok(_) if refused.is_empty() && relationship.ended_at.is_some() => {
                         Err(super::client_closed())
